@@ -1,0 +1,1 @@
+"""Code shared by every function of the pipeline, shipped once as the CommonLayer."""

@@ -1,0 +1,53 @@
+"""boto3 clients with the retry policy the pipeline relies on.
+
+Endpoints come from boto3's own configuration (``AWS_ENDPOINT_URL_<SERVICE>``), which is
+how the offline cloud stands in for AWS without the handlers knowing.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+# Throttling from SageMaker and S3 is retried with backoff instead of failing the invocation.
+RETRY_CONFIG = Config(retries={"max_attempts": 8, "mode": "adaptive"}, connect_timeout=5, read_timeout=60)
+
+
+@functools.cache
+def client(service: str):
+    return boto3.client(service, config=RETRY_CONFIG)
+
+
+def error_code(err: ClientError) -> str:
+    return err.response.get("Error", {}).get("Code", "")
+
+
+def get_bytes(bucket: str, key: str) -> bytes:
+    return client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def get_json(bucket: str, key: str) -> Any:
+    return json.loads(get_bytes(bucket, key))
+
+
+def put_bytes(bucket: str, key: str, body: bytes, content_type: str = "text/csv") -> None:
+    client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+
+
+def put_json(bucket: str, key: str, value: Any) -> None:
+    put_bytes(bucket, key, json.dumps(value, indent=2, sort_keys=True, default=str).encode(), "application/json")
+
+
+def exists(bucket: str, key: str) -> bool:
+    try:
+        client("s3").head_object(Bucket=bucket, Key=key)
+    except ClientError as err:
+        if error_code(err) in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+    return True

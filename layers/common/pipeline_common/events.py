@@ -1,0 +1,38 @@
+"""The two event envelopes the functions receive from EventBridge, parsed with Powertools data classes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, S3EventBridgeNotificationEvent
+
+
+@dataclass(frozen=True)
+class UploadedObject:
+    bucket: str
+    key: str
+    version_id: str | None
+    sequencer: str | None
+    size: int | None
+
+
+def uploaded_object(event: dict) -> UploadedObject:
+    """The object of an S3 ``Object Created`` event delivered through EventBridge."""
+    detail = S3EventBridgeNotificationEvent(event).detail
+    obj = detail.object
+    version_id = obj.get("version-id")
+    return UploadedObject(
+        bucket=detail.bucket.name,
+        key=obj.key,
+        version_id=version_id if version_id and version_id != "null" else None,
+        sequencer=obj.get("sequencer"),
+        size=obj.size,
+    )
+
+
+def sagemaker_detail(event: dict, detail_type: str) -> dict:
+    """The detail of an ``aws.sagemaker`` job state change, after checking it is the one expected."""
+    parsed = EventBridgeEvent(event)
+    if parsed.source != "aws.sagemaker" or parsed.detail_type != detail_type:
+        raise ValueError(f"expected an aws.sagemaker {detail_type!r} event, got {parsed.source} {parsed.detail_type!r}")
+    return dict(parsed.detail)

@@ -1,0 +1,52 @@
+"""infer: SageMaker training job Completed -> CreateModel + CreateTransformJob on the run's test features."""
+
+from __future__ import annotations
+
+from botocore.exceptions import ClientError
+
+from pipeline_common import aws, config
+from pipeline_common.events import sagemaker_detail
+from pipeline_common.observability import logger
+
+import infer_core
+
+DETAIL_TYPE = "SageMaker Training Job State Change"
+
+
+def _create_once(call, **request) -> bool:
+    """Create a resource named after the run; an existing one of that name counts as success."""
+    try:
+        call(**request)
+    except ClientError as err:
+        message = err.response.get("Error", {}).get("Message", "")
+        if aws.error_code(err) == "ResourceInUse" or "already exist" in message.lower():
+            return False
+        raise
+    return True
+
+
+@logger.inject_lambda_context(log_event=False)
+def handler(event: dict, context) -> dict:
+    detail = sagemaker_detail(event, DETAIL_TYPE)
+    if detail.get("TrainingJobStatus") != "Completed":
+        raise ValueError(f"infer is routed only Completed training jobs, got {detail.get('TrainingJobStatus')!r}")
+    job_prefix = config.job_prefix()
+    sagemaker = aws.client("sagemaker")
+    training = infer_core.completed_training(detail, job_prefix)
+    if training is None:
+        # The event may omit the artifacts; the job's description always has them once Completed.
+        described = sagemaker.describe_training_job(TrainingJobName=detail["TrainingJobName"])
+        training = infer_core.completed_training(described, job_prefix)
+    logger.set_correlation_id(training.run_id)
+
+    settings = infer_core.TransformSettings(
+        role_arn=config.env_str("SAGEMAKER_ROLE_ARN"),
+        instance_type=config.env_str("TRANSFORM_INSTANCE_TYPE"),
+        instance_count=config.env_int("TRANSFORM_INSTANCE_COUNT"),
+    )
+    model_new = _create_once(sagemaker.create_model, **infer_core.model_request(training, settings.role_arn))
+    bucket = config.bucket_name()
+    job_new = _create_once(sagemaker.create_transform_job, **infer_core.transform_request(bucket, training, settings))
+    logger.info("transform job started" if job_new else "transform job already exists; duplicate event ignored",
+                extra={"model": training.job_name, "model_created": model_new, "transform_job": training.job_name})
+    return {"run_id": training.run_id, "status": "started" if job_new else "already-started", "transform_job": training.job_name}

@@ -1,0 +1,54 @@
+"""The CreateTrainingJob request of a run, for SageMaker's built-in XGBoost in CSV mode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipeline_common import layout
+
+RUN_ID_TAG = "mlpipe:run-id"
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    image: str
+    role_arn: str
+    instance_type: str
+    instance_count: int
+    volume_gb: int
+    max_runtime_seconds: int
+    hyperparameters: dict
+
+
+def training_job_request(bucket: str, job_prefix: str, run_id: str, settings: TrainingSettings) -> dict:
+    keys = layout.RunKeys(run_id)
+    return {
+        "TrainingJobName": layout.job_name(job_prefix, run_id),
+        "AlgorithmSpecification": {"TrainingImage": settings.image, "TrainingInputMode": "File"},
+        "RoleArn": settings.role_arn,
+        # SageMaker takes every hyperparameter as a string.
+        "HyperParameters": {k: str(v) for k, v in settings.hyperparameters.items()},
+        "InputDataConfig": [
+            {
+                "ChannelName": "train",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": layout.s3_uri(bucket, keys.train_prefix),
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
+                # Without it the container reads the channel as libsvm.
+                "ContentType": "text/csv",
+                "CompressionType": "None",
+            }
+        ],
+        "OutputDataConfig": {"S3OutputPath": layout.s3_uri(bucket, keys.model_output_prefix)},
+        "ResourceConfig": {
+            "InstanceType": settings.instance_type,
+            "InstanceCount": settings.instance_count,
+            "VolumeSizeInGB": settings.volume_gb,
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": settings.max_runtime_seconds},
+        "Tags": [{"Key": RUN_ID_TAG, "Value": run_id}],
+    }

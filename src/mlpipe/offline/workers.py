@@ -1,0 +1,112 @@
+"""Warm worker processes, one per function, invoked like Lambda with the real event envelope."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .template import FunctionSpec
+
+RUNTIME_SCRIPT = Path(__file__).with_name("lambda_runtime.py")
+# Variables of the developer's shell that would leak real-account settings into a function.
+_SCRUBBED_PREFIXES = ("AWS_", "POWERTOOLS_", "_HANDLER", "PYTHONPATH")
+
+
+@dataclass
+class InvocationResult:
+    ok: bool
+    result: object = None
+    error_type: str = ""
+    error: str = ""
+    seconds: float = 0.0
+
+
+class FunctionWorker:
+    """A warm Python process with only the function's code and layers on its path and its template environment."""
+
+    def __init__(self, spec: FunctionSpec, aws_env: dict[str, str], on_log: Callable[[str, str], None] | None = None):
+        self.spec = spec
+        self._aws_env = aws_env
+        self._on_log = on_log or (lambda name, line: None)
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen | None = None
+        self.init_seconds: float | None = None
+
+    def environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
+        env.update(self._aws_env)
+        env.update(self.spec.environment)
+        env.update(
+            {
+                "_HANDLER": self.spec.handler,
+                "AWS_LAMBDA_FUNCTION_NAME": self.spec.name,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.spec.memory_mb),
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                # Lambda puts the function code first, then /opt/python (the layers).
+                "PYTHONPATH": os.pathsep.join(str(p) for p in (self.spec.code_dir, *self.spec.layer_dirs)),
+                "PYTHONDONTWRITEBYTECODE": "1",
+            }
+        )
+        return env
+
+    def start(self) -> None:
+        self._proc = subprocess.Popen(
+            [sys.executable, "-u", str(RUNTIME_SCRIPT)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=self.environment(),
+            cwd=str(self.spec.code_dir),
+            text=True,
+        )
+        threading.Thread(target=self._pump_logs, args=(self._proc,), daemon=True).start()
+
+    def wait_ready(self) -> None:
+        hello = json.loads(self._proc.stdout.readline() or '{"ready": false, "error": "worker exited"}')
+        if not hello["ready"]:
+            raise RuntimeError(f"{self.spec.logical_id} failed to initialise:\n{hello['error']}")
+        self.init_seconds = hello["init_seconds"]
+
+    def _pump_logs(self, proc: subprocess.Popen) -> None:
+        for line in proc.stderr:
+            self._on_log(self.spec.logical_id, line.rstrip("\n"))
+
+    def invoke(self, event: dict) -> InvocationResult:
+        with self._lock:
+            if self._proc is None or self._proc.poll() is not None:
+                self.start()
+                self.wait_ready()
+            started = time.perf_counter()
+            self._proc.stdin.write(json.dumps({"event": event, "timeout": self.spec.timeout}) + "\n")
+            self._proc.stdin.flush()
+            answer = self._read_answer()
+            seconds = time.perf_counter() - started
+        if answer is None:
+            return InvocationResult(False, error_type="Timeout", error=f"task timed out after {self.spec.timeout} s", seconds=seconds)
+        return InvocationResult(
+            answer["ok"], answer.get("result"), answer.get("error_type", ""), answer.get("error", ""), seconds
+        )
+
+    def _read_answer(self) -> dict | None:
+        box: list = []
+        reader = threading.Thread(target=lambda: box.append(self._proc.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(self.spec.timeout)
+        if not box or not box[0]:
+            # Timed out or crashed: like Lambda, the environment is discarded and the next call starts a new one.
+            self.stop()
+            return None
+        return json.loads(box[0])
+
+    def stop(self) -> None:
+        if self._proc and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc = None
