@@ -20,6 +20,8 @@ from typing import Callable
 import boto3
 from moto.server import ThreadedMotoServer
 
+import logging
+
 from .sagemaker import Faults, OfflineSageMaker
 from .template import DEFAULT_TEMPLATE, Stack, load_stack
 from .workers import FunctionWorker, InvocationResult
@@ -105,6 +107,7 @@ class OfflineCloud:
 
     # -- life cycle -----------------------------------------------------------------------
     def start(self) -> "OfflineCloud":
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log is noise here
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
         host, port = self._moto.get_host_and_port()
@@ -211,21 +214,29 @@ class OfflineCloud:
                 return False
         return True
 
-    def settle(self, timeout: float = 120) -> None:
-        """Wait until no event is queued or being handled and no SageMaker job is running."""
+    def is_idle(self) -> bool:
+        """No event queued or being handled and no SageMaker job running."""
+        jobs_running = self.sagemaker.busy()
+        return not jobs_running and self._busy == 0 and self.queues_empty()
+
+    def settle(self, timeout: float = 120, quiet: float = 0.3) -> None:
+        """Wait until the cloud has been idle for ``quiet`` seconds."""
         deadline = time.monotonic() + timeout
         quiet_since = None
         while time.monotonic() < deadline:
-            jobs_running = any(t.is_alive() for t in self.sagemaker._threads)
-            idle = not jobs_running and self._busy == 0 and self.queues_empty()
-            if idle:
+            if self.is_idle():
                 quiet_since = quiet_since or time.monotonic()
-                if time.monotonic() - quiet_since > 0.3:
+                if time.monotonic() - quiet_since >= quiet:
                     return
             else:
                 quiet_since = None
             time.sleep(0.05)
         raise TimeoutError(f"the offline cloud did not settle within {timeout} s")
+
+    def last_failure(self) -> Invocation | None:
+        with self._lock:
+            failed = [inv for inv in self.invocations if not inv.result.ok]
+        return failed[-1] if failed else None
 
     def upload(self, path: Path, key: str | None = None) -> dict:
         key = key or f"raw/{Path(path).name}"

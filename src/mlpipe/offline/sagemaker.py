@@ -13,7 +13,6 @@ import posixpath
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
@@ -109,10 +108,8 @@ class OfflineSageMaker:
         for thread in self._threads:
             thread.join(timeout=30)
 
-    def wait_idle(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        for thread in list(self._threads):
-            thread.join(max(0.0, deadline - time.monotonic()))
+    def busy(self) -> bool:
+        return any(thread.is_alive() for thread in self._threads)
 
     def call(self, operation: str, request: dict) -> dict:
         if self.faults.take_throttle():
@@ -283,7 +280,3 @@ class OfflineSageMaker:
             job.update(TransformJobStatus="Failed", FailureReason=f"AlgorithmError: {err}")
         job["TransformEndTime"] = _now()
         self._transform_event(job)
-
-
-def utc(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat()
