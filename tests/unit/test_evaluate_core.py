@@ -1,0 +1,87 @@
+import numpy as np
+import pytest
+from sklearn import metrics as sk
+
+import evaluate_core as core
+
+
+def test_metrics_against_hand_computed_values():
+    y = np.array([1, 1, 1, 0, 0, 0, 0, 1])
+    p = np.array([0.9, 0.6, 0.4, 0.3, 0.7, 0.1, 0.5, 0.8])
+    m = core.metrics(y, p, 0.5)
+    # predicted at >= 0.5: 1 1 0 0 1 0 1 1  -> tp=3 (0.9,0.6,0.8), fn=1 (0.4), fp=2 (0.7,0.5), tn=2
+    assert m["confusion_matrix"] == {"tp": 3, "fp": 2, "tn": 2, "fn": 1}
+    assert m["accuracy"] == pytest.approx(5 / 8)
+    assert m["precision"] == pytest.approx(3 / 5)
+    assert m["recall"] == pytest.approx(3 / 4)
+    assert m["f1"] == pytest.approx(2 * (3 / 5) * (3 / 4) / (3 / 5 + 3 / 4))
+    # AUC: of the 16 positive/negative pairs the positive ranks higher in 13
+    # (0.9 and 0.8 beat all 4 negatives; 0.6 beats 3, not 0.7; 0.4 beats 0.3 and 0.1)
+    assert m["roc_auc"] == pytest.approx(13 / 16)
+    expected_loss = -np.mean([np.log(0.9), np.log(0.6), np.log(0.4), np.log(0.7), np.log(0.3), np.log(0.9), np.log(0.5), np.log(0.8)])
+    assert m["log_loss"] == pytest.approx(expected_loss)
+    assert m["n_test"] == 8 and m["threshold"] == 0.5
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_metrics_agree_with_scikit_learn(seed):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, 300)
+    p = np.clip(y * 0.3 + rng.random(300) * 0.7, 0, 1).round(2)  # rounding makes ties
+    m = core.metrics(y, p, 0.5)
+    predicted = (p >= 0.5).astype(int)
+    assert m["accuracy"] == pytest.approx(sk.accuracy_score(y, predicted))
+    assert m["precision"] == pytest.approx(sk.precision_score(y, predicted))
+    assert m["recall"] == pytest.approx(sk.recall_score(y, predicted))
+    assert m["f1"] == pytest.approx(sk.f1_score(y, predicted))
+    assert m["roc_auc"] == pytest.approx(sk.roc_auc_score(y, p))
+    assert m["log_loss"] == pytest.approx(sk.log_loss(y, p))
+    tn, fp, fn, tp = sk.confusion_matrix(y, predicted).ravel()
+    assert m["confusion_matrix"] == {"tp": tp, "fp": fp, "tn": tn, "fn": fn}
+
+
+def test_roc_curve_agrees_with_scikit_learn():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 100)
+    p = rng.random(100).round(2)
+    curve = core.roc_curve(y, p)
+    fpr, tpr, _ = sk.roc_curve(y, p, drop_intermediate=False)
+    assert np.allclose(curve["fpr"], fpr.round(6)) and np.allclose(curve["tpr"], tpr.round(6))
+
+
+def test_threshold_moves_the_confusion_matrix():
+    y = np.array([1, 0, 1, 0])
+    p = np.array([0.55, 0.45, 0.65, 0.35])
+    assert core.metrics(y, p, 0.5)["accuracy"] == 1.0
+    assert core.metrics(y, p, 0.6)["confusion_matrix"] == {"tp": 1, "fp": 0, "tn": 2, "fn": 1}
+
+
+def test_single_class_has_no_auc_but_other_metrics():
+    m = core.metrics(np.array([1, 1]), np.array([0.8, 0.3]), 0.5)
+    assert m["roc_auc"] is None and m["accuracy"] == 0.5
+
+
+def test_predictions_parse_one_number_per_line():
+    assert core.parse_predictions(b"0.25\n0.75\n\n").tolist() == [0.25, 0.75]
+    with pytest.raises(ValueError, match="one number per line"):
+        core.parse_predictions(b"0.2\nabc\n")
+    with pytest.raises(ValueError, match="not probabilities"):
+        core.parse_predictions(b"0.2\n3.5\n")
+
+
+def test_evaluate_joins_by_row_order_and_checks_counts():
+    labels = b"row_id,label\n10,1\n11,0\n12,1\n"
+    result, joined = core.evaluate(b"0.9\n0.2\n0.4\n", labels, 0.5)
+    assert joined["row_id"].tolist() == ["10", "11", "12"]
+    assert joined["predicted"].tolist() == [1, 0, 0]
+    assert result["confusion_matrix"] == {"tp": 1, "fp": 0, "tn": 1, "fn": 1}
+    with pytest.raises(ValueError, match="2 predictions for 3 test rows"):
+        core.evaluate(b"0.9\n0.2\n", labels, 0.5)
+
+
+def test_report_shows_every_metric():
+    result = {"run_id": "r-0123456789", **core.metrics(np.array([1, 0, 1]), np.array([0.9, 0.2, 0.3]), 0.5)}
+    text = core.report_markdown(result)
+    for name in ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "TP", "FN"):
+        assert name in text
+    assert "| accuracy | 0.6667 |" in text

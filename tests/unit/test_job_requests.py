@@ -1,0 +1,76 @@
+"""The SageMaker requests the pure cores build, checked against botocore's real service model."""
+
+import botocore.session
+import pytest
+from botocore.validate import ParamValidator
+
+import infer_core
+import train_core
+from pipeline_common import layout
+
+RUN = "titanic-0123456789"
+SETTINGS = train_core.TrainingSettings(
+    image="683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+    role_arn="arn:aws:iam::111122223333:role/example",
+    instance_type="ml.m5.large",
+    instance_count=1,
+    volume_gb=5,
+    max_runtime_seconds=3600,
+    hyperparameters={"objective": "binary:logistic", "num_round": 100, "max_depth": 5, "eta": 0.2, "subsample": 0.8},
+)
+
+
+def assert_valid(operation: str, request: dict) -> None:
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    report = ParamValidator().validate(request, model.operation_model(operation).input_shape)
+    assert not report.has_errors(), report.generate_report()
+
+
+def test_training_request_is_valid_and_uses_the_csv_contract():
+    request = train_core.training_job_request("bkt", "mlpipe", RUN, SETTINGS)
+    assert_valid("CreateTrainingJob", request)
+    assert request["TrainingJobName"] == f"mlpipe-{RUN}"
+    (channel,) = request["InputDataConfig"]
+    assert channel["ChannelName"] == "train" and channel["ContentType"] == "text/csv"
+    assert channel["DataSource"]["S3DataSource"]["S3Uri"] == f"s3://bkt/splitData/{RUN}/train/"
+    assert request["OutputDataConfig"]["S3OutputPath"] == f"s3://bkt/models/{RUN}/"
+    assert request["HyperParameters"] == {"objective": "binary:logistic", "num_round": "100", "max_depth": "5", "eta": "0.2", "subsample": "0.8"}
+    assert {"Key": "mlpipe:run-id", "Value": RUN} in request["Tags"]
+
+
+def completed_detail(**overrides) -> dict:
+    name = layout.job_name("mlpipe", RUN)
+    detail = {
+        "TrainingJobName": name,
+        "TrainingJobStatus": "Completed",
+        "AlgorithmSpecification": {"TrainingImage": SETTINGS.image},
+        "ModelArtifacts": {"S3ModelArtifacts": f"s3://bkt/{layout.model_artifact_key(RUN, name)}"},
+        "Tags": {"mlpipe:run-id": RUN},
+    }
+    detail.update(overrides)
+    return detail
+
+
+def test_model_and_transform_requests_are_valid_and_line_split():
+    training = infer_core.completed_training(completed_detail(), "mlpipe")
+    settings = infer_core.TransformSettings("arn:aws:iam::111122223333:role/example", "ml.m5.large", 1)
+    model = infer_core.model_request(training, settings.role_arn)
+    transform = infer_core.transform_request("bkt", training, settings)
+    assert_valid("CreateModel", model)
+    assert_valid("CreateTransformJob", transform)
+    assert model["PrimaryContainer"] == {"Image": SETTINGS.image, "ModelDataUrl": training.model_artifacts}
+    assert transform["TransformInput"]["SplitType"] == "Line" and transform["TransformInput"]["ContentType"] == "text/csv"
+    assert transform["TransformOutput"]["AssembleWith"] == "Line"
+    assert transform["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == f"s3://bkt/splitData/{RUN}/test/"
+    assert transform["TransformOutput"]["S3OutputPath"] == f"s3://bkt/inference-output/{RUN}/"
+
+
+def test_run_id_comes_from_tags_or_the_job_name():
+    assert infer_core.completed_training(completed_detail(Tags={}), "mlpipe").run_id == RUN
+    assert infer_core.completed_training(completed_detail(), "mlpipe").run_id == RUN
+    with pytest.raises(ValueError):
+        infer_core.completed_training(completed_detail(Tags={}, TrainingJobName="someone-elses-job"), "mlpipe")
+
+
+def test_missing_artifacts_ask_for_a_describe_call():
+    assert infer_core.completed_training(completed_detail(ModelArtifacts={}), "mlpipe") is None

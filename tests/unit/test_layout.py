@@ -1,0 +1,70 @@
+import re
+
+import pytest
+
+from mlpipe.offline.template import load_stack
+from pipeline_common import layout
+
+
+def test_run_id_is_deterministic_per_upload_and_distinct_between_uploads():
+    first = layout.run_id_for_upload("raw/titanic.csv", "v1", "seq1")
+    assert first == layout.run_id_for_upload("raw/titanic.csv", "v1", "seq1")
+    assert first != layout.run_id_for_upload("raw/titanic.csv", "v2", "seq2")
+    assert first != layout.run_id_for_upload("raw/other.csv", "v1", "seq1")
+    assert first.startswith("titanic-") and layout.is_run_id(first)
+
+
+def test_run_id_without_versioning_uses_the_sequencer():
+    a = layout.run_id_for_upload("raw/a.csv", None, "0062E99A88DC407460")
+    b = layout.run_id_for_upload("raw/a.csv", "null", "0062E99A88DC407461")
+    assert a != b
+    with pytest.raises(ValueError, match="neither a version id nor a sequencer"):
+        layout.run_id_for_upload("raw/a.csv", None, None)
+
+
+def test_run_id_slug_is_safe_for_keys_and_job_names():
+    run_id = layout.run_id_for_upload("raw/My Data (2024) ÄÖ__final version with a long name.CSV", "v", None)
+    assert re.fullmatch(r"[a-z0-9-]+", run_id)
+    assert len(run_id) <= 35
+    name = layout.job_name("a" * 20, run_id)
+    assert len(name) <= 63
+    assert layout.run_id_from_job_name("a" * 20, name) == run_id
+
+
+def test_job_name_rejects_invalid_names():
+    with pytest.raises(ValueError, match="not a valid SageMaker name"):
+        layout.job_name("bad_prefix", "run-0123456789")
+
+
+def test_run_id_from_key_reads_the_run_segment():
+    keys = layout.RunKeys("titanic-0123456789")
+    for key in (keys.processed_manifest, keys.split_manifest, keys.transform_output, keys.metrics):
+        assert layout.run_id_from_key(key) == "titanic-0123456789"
+    with pytest.raises(ValueError):
+        layout.run_id_from_key("processed/not a run/manifest.json")
+
+
+def test_model_artifact_key_follows_sagemaker_output_layout():
+    assert layout.model_artifact_key("r-0123456789", "mlpipe-r-0123456789") == (
+        "models/r-0123456789/mlpipe-r-0123456789/output/model.tar.gz"
+    )
+
+
+def _key_pattern(function) -> str:
+    (route,) = function.routes
+    (condition,) = route.pattern["detail"]["object"]["key"]
+    return condition["wildcard"]
+
+
+def test_template_routes_match_the_layout_markers():
+    """The template's routes and the layout module describe the same keys."""
+    stack = load_stack()
+    fns = stack.functions
+    keys = layout.RunKeys("titanic-0123456789")
+    assert _key_pattern(fns["PreprocessFunction"]) == f"{layout.RAW}*.csv"
+    assert _key_pattern(fns["SplitFunction"]) == f"{layout.PROCESSED}*/{layout.MANIFEST}"
+    assert _key_pattern(fns["TrainFunction"]) == f"{layout.SPLIT}*/{layout.MANIFEST}"
+    assert _key_pattern(fns["EvaluateFunction"]) == f"{layout.INFERENCE_OUTPUT}*{layout.TRANSFORM_OUTPUT_SUFFIX}"
+    assert keys.transform_output.startswith(layout.INFERENCE_OUTPUT) and keys.transform_output.endswith(".out")
+    (infer_route,) = fns["InferFunction"].routes
+    assert infer_route.pattern["detail"]["TrainingJobName"] == [{"prefix": f"{stack.parameters['JobNamePrefix']}-"}]
