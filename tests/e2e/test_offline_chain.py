@@ -1,0 +1,90 @@
+"""The whole chain on the offline cloud, driven only by the template's routes."""
+
+import io
+import tarfile
+from collections import Counter
+
+import pandas as pd
+import pytest
+import xgboost
+
+from pipeline_common import layout
+from tests.e2e.conftest import all_versions, read_json, run_file
+
+pytestmark = pytest.mark.e2e
+
+
+def test_titanic_reaches_evaluation_with_good_accuracy(offline, titanic_bytes):
+    run_id = run_file(offline, titanic_bytes, "raw/titanic.csv")
+    keys = layout.RunKeys(run_id)
+    metrics = read_json(offline, keys.metrics)
+    assert metrics["run_id"] == run_id
+    assert metrics["accuracy"] >= 0.78
+    assert metrics["n_test"] == 178
+    assert sum(metrics["confusion_matrix"].values()) == 178
+    # every stage went through its own function, routed by the template's rules
+    invoked = Counter(inv.function for inv in offline.invocations if inv.result.ok)
+    assert invoked == {"PreprocessFunction": 1, "SplitFunction": 1, "TrainFunction": 1, "InferFunction": 1, "EvaluateFunction": 1}
+    # SageMaker's data contract: model.tar.gz with xgboost-model, <input>.out with one line per test row
+    job = layout.job_name("mlpipe", run_id)
+    artifact = offline.client("s3").get_object(Bucket=offline.bucket, Key=layout.model_artifact_key(run_id, job))["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(artifact)) as tar:
+        assert tar.getnames() == ["xgboost-model"]
+        booster = xgboost.Booster()
+        booster.load_model(bytearray(tar.extractfile("xgboost-model").read()))
+    assert booster.num_boosted_rounds() == 100
+    out = offline.client("s3").get_object(Bucket=offline.bucket, Key=keys.transform_output)["Body"].read()
+    assert len(out.decode().splitlines()) == 178
+    described = offline.client("sagemaker").describe_training_job(TrainingJobName=job)
+    assert described["TrainingJobStatus"] == "Completed"
+    assert described["HyperParameters"]["max_depth"] == "5"
+
+
+def test_uploads_get_separate_runs_and_nothing_is_overwritten(offline, titanic_bytes):
+    frame = pd.read_csv(io.BytesIO(titanic_bytes))
+    other = frame.sample(frac=1.0, random_state=1).head(600).to_csv(index=False).encode()
+    before = {v["Key"] for v in all_versions(offline)}
+    runs = [
+        run_file(offline, titanic_bytes, "raw/titanic.csv"),  # the same file a second time
+        run_file(offline, titanic_bytes, "raw/titanic.csv"),  # and a third
+        run_file(offline, other, "raw/sample600.csv"),
+    ]
+    assert len(set(runs)) == 3
+    for run_id in runs:
+        assert read_json(offline, layout.RunKeys(run_id).metrics)["run_id"] == run_id
+    assert read_json(offline, layout.RunKeys(runs[2]).metrics)["n_test"] == 120
+    # every key except the re-uploaded raw file has exactly one version: no run wrote over another
+    counts = Counter(v["Key"] for v in all_versions(offline))
+    assert counts["raw/titanic.csv"] == 3
+    rewritten = {key: n for key, n in counts.items() if n > 1 and key != "raw/titanic.csv"}
+    assert rewritten == {}
+    assert {v["Key"] for v in all_versions(offline)} > before
+
+
+@pytest.mark.parametrize("order", ["Pclass", "Survived"])
+def test_sorted_input_is_shuffled_and_stratified(offline, titanic_bytes, order):
+    frame = pd.read_csv(io.BytesIO(titanic_bytes)).sort_values(order, kind="mergesort")
+    run_id = run_file(offline, frame.to_csv(index=False).encode(), f"raw/sorted-by-{order.lower()}.csv")
+    keys = layout.RunKeys(run_id)
+    labels = pd.read_csv(io.BytesIO(offline.client("s3").get_object(Bucket=offline.bucket, Key=keys.test_labels)["Body"].read()))
+    assert labels["label"].value_counts().to_dict() == {0: 110, 1: 68}
+    assert read_json(offline, keys.metrics)["accuracy"] >= 0.75
+
+
+def test_objects_outside_raw_or_without_csv_suffix_are_not_routed(offline, titanic_bytes):
+    s3 = offline.client("s3")
+    before = len(offline.invocations)
+    s3.put_object(Bucket=offline.bucket, Key="incoming/titanic.csv", Body=titanic_bytes)
+    s3.put_object(Bucket=offline.bucket, Key="raw/titanic.txt", Body=titanic_bytes)
+    s3.put_object(Bucket=offline.bucket, Key="raw/notes.csv.bak", Body=titanic_bytes)
+    offline.settle(30, quiet=1.0)
+    assert offline.invocations[before:] == []
+
+
+def test_handler_logs_are_json_with_the_run_id(offline, titanic_bytes):
+    run_id = run_file(offline, titanic_bytes, "raw/logs.csv")
+    import json
+
+    lines = [json.loads(line) for _, line in offline.logs if line.startswith("{")]
+    of_run = [line for line in lines if line.get("correlation_id") == run_id]
+    assert {line["service"] for line in of_run} == {"preprocess", "split", "train", "infer", "evaluate"}
