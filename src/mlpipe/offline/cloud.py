@@ -10,23 +10,30 @@ the function's MaximumRetryAttempts.
 
 from __future__ import annotations
 
+import importlib
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import boto3
-from moto.server import ThreadedMotoServer
-
 import logging
+
+import boto3
 
 from .sagemaker import Faults, OfflineSageMaker
 from .template import DEFAULT_TEMPLATE, Stack, load_stack
 from .workers import FunctionWorker, InvocationResult
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "offline", "AWS_SECRET_ACCESS_KEY": "offline", "AWS_SESSION_TOKEN": "offline"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @dataclass
@@ -69,7 +76,7 @@ class OfflineCloud:
         self._threads: list[threading.Thread] = []
         self.workers: dict[str, FunctionWorker] = {}
         self.queues: dict[str, str] = {}
-        self._moto: ThreadedMotoServer | None = None
+        self._moto = None
         self.sagemaker: OfflineSageMaker | None = None
         self.endpoints: dict[str, str] = {}
 
@@ -108,23 +115,27 @@ class OfflineCloud:
     # -- life cycle -----------------------------------------------------------------------
     def start(self) -> "OfflineCloud":
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log is noise here
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self._moto.start()
-        host, port = self._moto.get_host_and_port()
-        self.endpoints["moto"] = f"http://{host}:{port}"
-        faults = Faults(self.options.fail_training, self.options.fail_transform, self.options.throttle)
-        self.sagemaker = OfflineSageMaker(self.client("s3"), self.client("events"), self.region, faults)
-        self.endpoints["sagemaker"] = self.sagemaker.start()
-
-        # Warm workers start importing while the resources are created.
+        # The workers need the endpoints when they start; reserving the ports first lets them
+        # import their code while this process imports moto and xgboost.
+        moto_port, sagemaker_port = _free_port(), _free_port()
+        self.endpoints = {"moto": f"http://127.0.0.1:{moto_port}", "sagemaker": f"http://127.0.0.1:{sagemaker_port}"}
         aws_env = self.aws_environment()
         for lid, spec in self.stack.functions.items():
             worker = FunctionWorker(spec, aws_env, on_log=self._log)
             worker.start()
             self.workers[lid] = worker
+
+        from moto.server import ThreadedMotoServer  # imported here: it is the slowest import of the CLI
+
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+        self._moto.start()
+        faults = Faults(self.options.fail_training, self.options.fail_transform, self.options.throttle)
+        self.sagemaker = OfflineSageMaker(self.client("s3"), self.client("events"), self.region, faults)
+        self.sagemaker.start(sagemaker_port)
         self._create_resources()
-        for worker in self.workers.values():
-            worker.wait_ready()
+        # Warm the trainer while the workers import their code; each dispatcher waits for its own
+        # worker at its first event, so an upload can start the chain before the last function is warm.
+        threading.Thread(target=importlib.import_module, args=("xgboost",), daemon=True).start()
         for lid in self.stack.functions:
             thread = threading.Thread(target=self._dispatch, args=(lid,), name=f"dispatch-{lid}", daemon=True)
             thread.start()
@@ -151,8 +162,7 @@ class OfflineCloud:
 
     def stop(self) -> None:
         self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=5)
+        # Dispatchers may sit in a one-second long poll: they are daemons and end at their next look at _stop.
         for worker in self.workers.values():
             worker.stop()
         if self.sagemaker:
@@ -176,9 +186,14 @@ class OfflineCloud:
         sqs = self.client("sqs")
         worker, spec = self.workers[lid], self.stack.functions[lid]
         while not self._stop.is_set():
-            messages = sqs.receive_message(
-                QueueUrl=self.queues[lid], MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["ApproximateReceiveCount"]
-            ).get("Messages", [])
+            try:
+                messages = sqs.receive_message(
+                    QueueUrl=self.queues[lid], MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["ApproximateReceiveCount"]
+                ).get("Messages", [])
+            except Exception:  # noqa: BLE001 - the endpoint goes away when the cloud stops
+                if self._stop.is_set():
+                    return
+                raise
             for message in messages:
                 with self._lock:
                     self._busy += 1

@@ -73,7 +73,7 @@ class OfflineSageMaker:
     def arn(self, kind: str, name: str) -> str:
         return f"arn:aws:sagemaker:{self.region}:{ACCOUNT_ID}:{kind}/{name.lower()}"
 
-    def start(self) -> str:
+    def start(self, port: int = 0) -> str:
         service = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -96,9 +96,9 @@ class OfflineSageMaker:
             def log_message(self, *args):  # quiet: the CLI shows what matters
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def stop(self) -> None:

@@ -37,6 +37,7 @@ class FunctionWorker:
         self._on_log = on_log or (lambda name, line: None)
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
+        self._ready = False
         self.init_seconds: float | None = None
 
     def environment(self) -> dict[str, str]:
@@ -57,6 +58,8 @@ class FunctionWorker:
         return env
 
     def start(self) -> None:
+        """Start the process; it imports the handler in the background and is waited for at the first invoke."""
+        self._ready = False
         self._proc = subprocess.Popen(
             [sys.executable, "-u", str(RUNTIME_SCRIPT)],
             stdin=subprocess.PIPE,
@@ -68,11 +71,15 @@ class FunctionWorker:
         )
         threading.Thread(target=self._pump_logs, args=(self._proc,), daemon=True).start()
 
-    def wait_ready(self) -> None:
-        hello = json.loads(self._proc.stdout.readline() or '{"ready": false, "error": "worker exited"}')
+    def _wait_ready(self) -> str | None:
+        """Wait for the handler import to finish; the error text if it failed."""
+        hello = json.loads(self._proc.stdout.readline() or '{"ready": false, "error": "worker exited during init"}')
         if not hello["ready"]:
-            raise RuntimeError(f"{self.spec.logical_id} failed to initialise:\n{hello['error']}")
+            self.stop()
+            return hello["error"]
         self.init_seconds = hello["init_seconds"]
+        self._ready = True
+        return None
 
     def _pump_logs(self, proc: subprocess.Popen) -> None:
         for line in proc.stderr:
@@ -82,7 +89,8 @@ class FunctionWorker:
         with self._lock:
             if self._proc is None or self._proc.poll() is not None:
                 self.start()
-                self.wait_ready()
+            if not self._ready and (init_error := self._wait_ready()):
+                return InvocationResult(False, error_type="Runtime.ImportModuleError", error=init_error.strip().splitlines()[-1])
             started = time.perf_counter()
             self._proc.stdin.write(json.dumps({"event": event, "timeout": self.spec.timeout}) + "\n")
             self._proc.stdin.flush()
@@ -110,3 +118,4 @@ class FunctionWorker:
             self._proc.kill()
             self._proc.wait()
         self._proc = None
+        self._ready = False

@@ -15,7 +15,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import xgboost
 
 CONTAINER_XGBOOST = {"1.7-1": "1.7.4"}
 MODEL_FILE = "xgboost-model"
@@ -25,7 +24,14 @@ class AlgorithmError(Exception):
     """The job fails with this message as its FailureReason."""
 
 
+def _xgboost():
+    import xgboost  # late: importing it takes a second, and the CLI needs it only once a job runs
+
+    return xgboost
+
+
 def check_release(container_version: str) -> None:
+    xgboost = _xgboost()
     expected = CONTAINER_XGBOOST.get(container_version)
     if expected is None:
         raise AlgorithmError(f"no offline trainer for sagemaker-xgboost:{container_version}; known: {sorted(CONTAINER_XGBOOST)}")
@@ -61,6 +67,7 @@ def train(channel_data: bytes, hyperparameters: dict[str, str]) -> bytes:
     labels, features = table[:, 0], table[:, 1:]
     if params.get("objective", "").startswith("binary:") and not np.isin(labels, (0, 1)).all():
         raise AlgorithmError("label must be in [0,1] for logistic regression")
+    xgboost = _xgboost()
     booster = xgboost.train(params, xgboost.DMatrix(features, label=labels), num_boost_round=num_round)
     with tempfile.TemporaryDirectory() as tmp:
         model_path = Path(tmp) / MODEL_FILE
@@ -71,23 +78,23 @@ def train(channel_data: bytes, hyperparameters: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
-def load_model(model_tar_gz: bytes) -> xgboost.Booster:
+def load_model(model_tar_gz: bytes):
     with tarfile.open(fileobj=io.BytesIO(model_tar_gz), mode="r:gz") as archive:
         member = archive.extractfile(MODEL_FILE)
         if member is None:
             raise AlgorithmError(f"model.tar.gz holds no {MODEL_FILE}")
         raw = bytearray(member.read())
-    booster = xgboost.Booster()
+    booster = _xgboost().Booster()
     booster.load_model(raw)
     return booster
 
 
-def transform(booster: xgboost.Booster, records: bytes) -> bytes:
+def transform(booster, records: bytes) -> bytes:
     """One prediction per input line, as batch transform writes with SplitType and AssembleWith Line."""
     features = _read_csv(records, "transform input")
     if booster.num_features() != features.shape[1]:
         raise AlgorithmError(
             f"Feature shape mismatch: the model expects {booster.num_features()} columns, the input has {features.shape[1]}"
         )
-    predictions = booster.predict(xgboost.DMatrix(features))
+    predictions = booster.predict(_xgboost().DMatrix(features))
     return "".join(f"{value}\n" for value in predictions.tolist()).encode()
