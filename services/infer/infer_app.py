@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from pipeline_common import aws, config
+from pipeline_common import aws, config, runs
 from pipeline_common.events import sagemaker_detail
+from pipeline_common.idempotency import run_once
 from pipeline_common.observability import logger
 
 import infer_core
 
 DETAIL_TYPE = "SageMaker Training Job State Change"
+STAGE = "infer"
 
 
 def _create_once(call, **request) -> bool:
@@ -25,28 +27,39 @@ def _create_once(call, **request) -> bool:
     return True
 
 
+def start_transform(task: dict) -> dict:
+    bucket, run_id = task["bucket"], task["run_id"]
+    training = infer_core.CompletedTraining(**task["training"])
+    settings = infer_core.TransformSettings(
+        role_arn=config.env_str("SAGEMAKER_ROLE_ARN"),
+        instance_type=config.env_str("TRANSFORM_INSTANCE_TYPE"),
+        instance_count=config.env_int("TRANSFORM_INSTANCE_COUNT"),
+    )
+
+    def record(doc: dict, at: str) -> dict:
+        runs.stage_finished(doc, "train", at, billable_seconds=task.get("billable_seconds"), model_artifacts=training.model_artifacts)
+        return runs.stage_started(doc, STAGE, at, model=training.job_name, transform_job=training.job_name)
+
+    runs.update_status(bucket, run_id, record)
+    sagemaker = aws.client("sagemaker")
+    model_new = _create_once(sagemaker.create_model, **infer_core.model_request(training, settings.role_arn))
+    job_new = _create_once(sagemaker.create_transform_job, **infer_core.transform_request(bucket, training, settings))
+    logger.info("transform job started" if job_new else "transform job already exists",
+                extra={"model": training.job_name, "model_created": model_new, "transform_job": training.job_name})
+    return {"run_id": run_id, "status": "started" if job_new else "already-started", "transform_job": training.job_name}
+
+
 @logger.inject_lambda_context(log_event=False)
 def handler(event: dict, context) -> dict:
     detail = sagemaker_detail(event, DETAIL_TYPE)
     if detail.get("TrainingJobStatus") != "Completed":
         raise ValueError(f"infer is routed only Completed training jobs, got {detail.get('TrainingJobStatus')!r}")
     job_prefix = config.job_prefix()
-    sagemaker = aws.client("sagemaker")
     training = infer_core.completed_training(detail, job_prefix)
     if training is None:
         # The event may omit the artifacts; the job's description always has them once Completed.
-        described = sagemaker.describe_training_job(TrainingJobName=detail["TrainingJobName"])
-        training = infer_core.completed_training(described, job_prefix)
+        described = aws.client("sagemaker").describe_training_job(TrainingJobName=detail["TrainingJobName"])
+        training = infer_core.completed_training({**described, "Tags": detail.get("Tags")}, job_prefix)
     logger.set_correlation_id(training.run_id)
-
-    settings = infer_core.TransformSettings(
-        role_arn=config.env_str("SAGEMAKER_ROLE_ARN"),
-        instance_type=config.env_str("TRANSFORM_INSTANCE_TYPE"),
-        instance_count=config.env_int("TRANSFORM_INSTANCE_COUNT"),
-    )
-    model_new = _create_once(sagemaker.create_model, **infer_core.model_request(training, settings.role_arn))
-    bucket = config.bucket_name()
-    job_new = _create_once(sagemaker.create_transform_job, **infer_core.transform_request(bucket, training, settings))
-    logger.info("transform job started" if job_new else "transform job already exists; duplicate event ignored",
-                extra={"model": training.job_name, "model_created": model_new, "transform_job": training.job_name})
-    return {"run_id": training.run_id, "status": "started" if job_new else "already-started", "transform_job": training.job_name}
+    return run_once(context, STAGE, training.run_id, start_transform, bucket=config.bucket_name(),
+                    training=training.__dict__, billable_seconds=detail.get("BillableTimeInSeconds"))

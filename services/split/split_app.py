@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pipeline_common import aws, config, layout, manifest
-from pipeline_common.events import uploaded_object
+from pipeline_common import aws, config, layout, manifest, runs
+from pipeline_common.events import run_of_marker
+from pipeline_common.idempotency import run_once
 from pipeline_common.observability import logger
 
 import split_core
@@ -11,43 +12,35 @@ import split_core
 STAGE = "split"
 
 
-@logger.inject_lambda_context(log_event=False)
-def handler(event: dict, context) -> dict:
-    upload = uploaded_object(event)
-    run_id = layout.run_id_from_key(upload.key)
-    logger.set_correlation_id(run_id)
+def split_run(task: dict) -> dict:
+    bucket, run_id = task["bucket"], task["run_id"]
     keys = layout.RunKeys(run_id)
-    if aws.exists(upload.bucket, keys.split_manifest):
-        logger.info("run already split; duplicate event ignored")
-        return {"run_id": run_id, "status": "already-done"}
-
-    processed = aws.get_json(upload.bucket, keys.processed_manifest)
-    table = aws.get_bytes(upload.bucket, keys.processed_table)
+    runs.update_status(bucket, run_id, lambda doc, at: runs.stage_started(doc, STAGE, at))
+    processed = aws.get_json(bucket, keys.processed_manifest)
+    table = aws.get_bytes(bucket, keys.processed_table)
     manifest.verify(processed, "table", table)
-    test_fraction = config.env_float("TEST_FRACTION")
-    seed = config.env_int("SPLIT_SEED")
+    test_fraction, seed = config.env_float("TEST_FRACTION"), config.env_int("SPLIT_SEED")
     files = split_core.split(table, processed["label"], processed["id_column"], processed["features"], test_fraction, seed)
 
-    aws.put_bytes(upload.bucket, keys.train_data, files.train)
-    aws.put_bytes(upload.bucket, keys.test_features, files.test_features)
-    aws.put_bytes(upload.bucket, keys.test_labels, files.test_labels)
+    aws.put_bytes(bucket, keys.train_data, files.train)
+    aws.put_bytes(bucket, keys.test_features, files.test_features)
+    aws.put_bytes(bucket, keys.test_labels, files.test_labels)
     marker = manifest.build(
-        run_id,
-        STAGE,
-        {
-            "train": (keys.train_data, files.train),
-            "test_features": (keys.test_features, files.test_features),
-            "test_labels": (keys.test_labels, files.test_labels),
-        },
-        source=processed["source"],
-        features=processed["features"],
-        test_fraction=test_fraction,
-        seed=seed,
-        n_train=files.n_train,
-        n_test=files.n_test,
-        train_label_counts=files.train_label_counts,
-        test_label_counts=files.test_label_counts,
+        run_id, STAGE,
+        {"train": (keys.train_data, files.train), "test_features": (keys.test_features, files.test_features),
+         "test_labels": (keys.test_labels, files.test_labels)},
+        source=processed["source"], features=processed["features"], test_fraction=test_fraction, seed=seed,
+        n_train=files.n_train, n_test=files.n_test,
+        train_label_counts=files.train_label_counts, test_label_counts=files.test_label_counts,
     )
-    aws.put_json(upload.bucket, keys.split_manifest, marker)
+    runs.update_status(bucket, run_id, lambda doc, at: runs.stage_finished(doc, STAGE, at, n_train=files.n_train, n_test=files.n_test))
+    aws.put_json(bucket, keys.split_manifest, marker)  # last: the marker starts training
     logger.info("split", extra={"n_train": files.n_train, "n_test": files.n_test})
     return {"run_id": run_id, "status": "done", "n_train": files.n_train, "n_test": files.n_test}
+
+
+@logger.inject_lambda_context(log_event=False)
+def handler(event: dict, context) -> dict:
+    bucket, run_id = run_of_marker(event)
+    logger.set_correlation_id(run_id)
+    return run_once(context, STAGE, run_id, split_run, bucket=bucket)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from pipeline_common import aws, config, layout
-from pipeline_common.events import uploaded_object
+from pipeline_common import aws, config, runs
+from pipeline_common.events import run_of_marker
+from pipeline_common.idempotency import run_once
 from pipeline_common.observability import logger
 
 import train_core
+
+STAGE = "train"
 
 
 def settings_from_env() -> train_core.TrainingSettings:
@@ -23,20 +26,25 @@ def settings_from_env() -> train_core.TrainingSettings:
     )
 
 
-@logger.inject_lambda_context(log_event=False)
-def handler(event: dict, context) -> dict:
-    upload = uploaded_object(event)
-    run_id = layout.run_id_from_key(upload.key)
-    logger.set_correlation_id(run_id)
-    request = train_core.training_job_request(upload.bucket, config.job_prefix(), run_id, settings_from_env())
+def start_training(task: dict) -> dict:
+    bucket, run_id = task["bucket"], task["run_id"]
+    request = train_core.training_job_request(bucket, config.job_prefix(), run_id, settings_from_env())
     name = request["TrainingJobName"]
+    runs.update_status(bucket, run_id, lambda doc, at: runs.stage_started(doc, STAGE, at, training_job=name))
     try:
         aws.client("sagemaker").create_training_job(**request)
     except ClientError as err:
-        # Our job names are deterministic: "already exists" means a duplicate event already started it.
-        if aws.error_code(err) == "ResourceInUse":
-            logger.info("training job already exists; duplicate event ignored", extra={"training_job": name})
-            return {"run_id": run_id, "status": "already-started", "training_job": name}
-        raise
-    logger.info("training job started", extra={"training_job": name})
+        # Our job names are deterministic: "already exists" means this run's job was started before.
+        if aws.error_code(err) != "ResourceInUse":
+            raise
+        logger.info("training job already exists", extra={"training_job": name})
+        return {"run_id": run_id, "status": "already-started", "training_job": name}
+    logger.info("training job started", extra={"training_job": name, "image": request["AlgorithmSpecification"]["TrainingImage"]})
     return {"run_id": run_id, "status": "started", "training_job": name}
+
+
+@logger.inject_lambda_context(log_event=False)
+def handler(event: dict, context) -> dict:
+    bucket, run_id = run_of_marker(event)
+    logger.set_correlation_id(run_id)
+    return run_once(context, STAGE, run_id, start_training, bucket=bucket)

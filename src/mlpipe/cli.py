@@ -1,18 +1,20 @@
-"""mlpipe: run the pipeline's chain on a CSV, offline, and follow it stage by stage."""
+"""mlpipe: run the pipeline's chain on a CSV, follow it stage by stage, and look back at runs."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
 from pathlib import Path
 
-from pipeline_common import layout
+from pipeline_common import layout, runs
 
 from .follow import RunFollower, RunOutcome, Step
 
 METRIC_ORDER = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
+HISTORY = Path(os.environ.get("MLPIPE_HOME", ".mlpipe")) / "bucket"
 
 
 def _print(text: str = "") -> None:
@@ -21,6 +23,22 @@ def _print(text: str = "") -> None:
 
 def _show_step(step: Step) -> None:
     _print(f"  [{step.at:6.2f}s] {step.stage:<10} {step.text}")
+
+
+# -- where runs are read from: a folder mirroring a bucket, or the bucket itself --------------------
+class LocalBucket:
+    def __init__(self, root: Path):
+        self.root = root
+
+    def get_json(self, key: str) -> dict | None:
+        path = self.root / key
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def run_ids(self) -> list[str]:
+        return sorted(p.parent.name for p in (self.root / layout.RUNS).glob("*/status.json"))
+
+    def location(self, key: str) -> str:
+        return str(self.root / key)
 
 
 def mirror_bucket(s3, bucket: str, out_dir: Path) -> int:
@@ -38,7 +56,7 @@ def mirror_bucket(s3, bucket: str, out_dir: Path) -> int:
 def print_outcome(outcome: RunOutcome) -> None:
     if outcome.succeeded:
         metrics = outcome.metrics
-        _print(f"\nrun {outcome.run_id} evaluated on {metrics['n_test']} held-out rows (threshold {metrics['threshold']}):")
+        _print(f"\nrun {outcome.run_id} succeeded: evaluated on {metrics['n_test']} held-out rows (threshold {metrics['threshold']})")
         for name in METRIC_ORDER:
             value = metrics.get(name)
             _print(f"  {name:<10} {value:.4f}" if isinstance(value, float) else f"  {name:<10} {value}")
@@ -48,8 +66,19 @@ def print_outcome(outcome: RunOutcome) -> None:
         _print(f"\nrun {outcome.run_id} FAILED at {outcome.reason}")
 
 
+def _fault_options(args: argparse.Namespace):
+    from .offline.cloud import Options
+
+    return Options(
+        duplicate_events=args.duplicate_events,
+        fail_training="injected failure: training ended by mlpipe run --fail train" if "train" in args.fail else None,
+        fail_transform="injected failure: transform ended by mlpipe run --fail transform" if "transform" in args.fail else None,
+        throttle=args.throttle,
+    )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from .offline.cloud import OfflineCloud, Options
+    from .offline.cloud import OfflineCloud
 
     source = Path(args.file)
     if not source.is_file():
@@ -60,12 +89,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     def on_invocation(inv) -> None:
         if not inv.result.ok:
-            _print(f"  ! {inv.function} failed (attempt {inv.attempt}): {inv.result.error_type}: {inv.result.error}")
+            _print(f"  ! {inv.function} attempt {inv.attempt} failed: {inv.result.error_type}: {inv.result.error}")
 
-    cloud = OfflineCloud(options=Options(), parameter_overrides=overrides, on_invocation=on_invocation)
+    cloud = OfflineCloud(options=_fault_options(args), parameter_overrides=overrides, on_invocation=on_invocation)
     with cloud:
-        _print(f"offline cloud up in {time.monotonic() - started:.1f}s: {len(cloud.workers)} warm functions, "
-               f"{sum(len(f.routes) for f in cloud.stack.functions.values())} routes from {cloud.stack.template_path.name}")
+        _print(f"offline cloud up in {time.monotonic() - started:.1f}s: {len(cloud.pools)} functions, "
+               f"routes from {cloud.stack.template_path.name}")
         key = f"{layout.RAW}{source.name}"
         response = cloud.upload(source, key)
         run_id = layout.run_id_for_upload(key, response.get("VersionId"), None)
@@ -75,27 +104,88 @@ def cmd_run(args: argparse.Namespace) -> int:
             if not cloud.is_idle():
                 return None
             time.sleep(0.3)
-            if not cloud.is_idle():
-                return None
-            failure = cloud.last_failure()
-            if failure:
-                return f"{failure.function}: {failure.result.error_type}: {failure.result.error}"
-            return "the chain stopped before evaluation"
+            return "the chain stopped before evaluation and recorded no failure" if cloud.is_idle() else None
 
-        follower = RunFollower(
-            cloud.client("s3"), cloud.client("sagemaker"), cloud.bucket, cloud.stack.parameters["JobNamePrefix"], run_id, _show_step
-        )
+        follower = RunFollower(cloud.client("s3"), cloud.bucket, run_id, _show_step)
         outcome = follower.follow(timeout=args.timeout, stalled=stalled)
+        try:
+            cloud.settle(timeout=60, quiet=0.05)  # let duplicates and retries finish before the bucket is copied
+        except TimeoutError as err:
+            _print(f"mlpipe: {err}")
         print_outcome(outcome)
+        s3 = cloud.client("s3")
+        mirror_bucket(s3, cloud.bucket, HISTORY)  # `mlpipe runs` and `mlpipe show` read this history
         if args.out:
             out_dir = Path(args.out)
-            count = mirror_bucket(cloud.client("s3"), cloud.bucket, out_dir)
+            count = mirror_bucket(s3, cloud.bucket, out_dir)
             _print(f"mirrored {count} objects to {out_dir}/")
             if outcome.succeeded:
                 _print(f"metrics: {out_dir / follower.keys.metrics}")
                 _print(f"report:  {out_dir / follower.keys.report}")
+            elif outcome.error:
+                _print(f"error:   {out_dir / follower.keys.error}")
     _print(f"total {time.monotonic() - started:.1f}s")
     return 0 if outcome.succeeded else 1
+
+
+def _reader(args: argparse.Namespace) -> LocalBucket:
+    return LocalBucket(Path(args.dir) if args.dir else HISTORY)
+
+
+def _fmt_seconds(value) -> str:
+    return f"{value:.1f}s" if isinstance(value, (int, float)) else "-"
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    reader = _reader(args)
+    statuses = [s for s in (reader.get_json(layout.RunKeys(r).status) for r in reader.run_ids()) if s]
+    if not statuses:
+        _print(f"no runs recorded in {reader.location('')}")
+        return 0
+    statuses.sort(key=lambda s: s["created_at"])
+    _print(f"{'RUN':<36} {'STATUS':<10} {'STARTED (UTC)':<20} {'DURATION':>9} {'ACCURACY':>9}  STAGE")
+    for s in statuses:
+        accuracy = (s.get("metrics") or {}).get("accuracy")
+        note = s.get("stage") or "-"
+        if s["status"] == runs.FAILED:
+            note = f"{s['failure']['stage']}: {s['failure']['reason']}"[:80]
+        accuracy_text = "-" if accuracy is None else f"{accuracy:.4f}"
+        _print(f"{s['run_id']:<36} {s['status']:<10} {s['created_at'][:19].replace('T', ' '):<20} "
+               f"{_fmt_seconds(s.get('seconds')):>9} {accuracy_text:>9}  {note}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    reader = _reader(args)
+    keys = layout.RunKeys(args.run)
+    status = reader.get_json(keys.status)
+    if status is None:
+        _print(f"mlpipe: no run {args.run} in {reader.location('')}")
+        return 2
+    _print(f"run {status['run_id']}: {status['status']}" + (f" in {status['seconds']:.1f}s" if status.get("seconds") else ""))
+    source = status.get("source") or {}
+    if source:
+        _print(f"source: {source.get('key')} (version {source.get('version_id')})")
+    _print("timeline (UTC):")
+    for stage in runs.STAGES:
+        entry = status["stages"].get(stage)
+        if not entry:
+            _print(f"  {stage:<10} -")
+            continue
+        extra = {k: v for k, v in entry.items() if k not in ("status", "started_at", "finished_at", "seconds")}
+        _print(f"  {stage:<10} {entry.get('status', '?'):<9} {entry['started_at'][11:23]} -> {(entry.get('finished_at') or '')[11:23]:<12} "
+               f"{_fmt_seconds(entry.get('seconds')):>7}  {' '.join(f'{k}={v}' for k, v in extra.items())}")
+    if status["status"] == runs.FAILED:
+        failure = status["failure"]
+        _print(f"failed at {failure['stage']}: {failure['reason']}")
+        if failure.get("details"):
+            _print(f"details: {json.dumps(failure['details'], default=str)}")
+        _print(f"error record: {reader.location(keys.error)}")
+    metrics = reader.get_json(keys.metrics)
+    if metrics:
+        _print("metrics: " + "  ".join(f"{n}={metrics[n]:.4f}" for n in METRIC_ORDER if isinstance(metrics.get(n), float)))
+        _print(f"report: {reader.location(keys.report)}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,7 +197,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=float, default=600, help="seconds to wait for the run to end (default 600)")
     run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                      help="override a template Parameter, e.g. --param NumRound=50 (repeatable)")
+    faults = run.add_argument_group("fault injection (offline cloud)")
+    faults.add_argument("--duplicate-events", action="store_true", help="deliver every event twice, at the same moment")
+    faults.add_argument("--fail", action="append", default=[], choices=["train", "transform"],
+                        help="make that SageMaker job end Failed with a reason (repeatable)")
+    faults.add_argument("--throttle", type=int, default=0, metavar="N", help="answer the first N SageMaker calls with ThrottlingException")
     run.set_defaults(func=cmd_run)
+
+    runs_cmd = sub.add_parser("runs", help="list runs with status, start, duration and accuracy")
+    runs_cmd.add_argument("--dir", help=f"a folder mirroring a bucket (default {HISTORY})")
+    runs_cmd.set_defaults(func=cmd_runs)
+    show = sub.add_parser("show", help="print a run's status, timeline, failure and metrics")
+    show.add_argument("run", help="run id")
+    show.add_argument("--dir", help=f"a folder mirroring a bucket (default {HISTORY})")
+    show.set_defaults(func=cmd_show)
     return parser
 
 

@@ -1,7 +1,7 @@
-"""Follow one run through the chain by what it leaves in the bucket and in SageMaker.
+"""Follow one run through the chain by its status record (runs/<run>/status.json).
 
-It reads the same things on AWS and offline (commit markers, job descriptions, the
-metrics and error records), so the display does not depend on where the run happens.
+The record is written by the functions themselves, so following a run reads the same
+object on AWS and offline, and the display does not depend on where the run happens.
 """
 
 from __future__ import annotations
@@ -13,7 +13,16 @@ from typing import Callable
 
 from botocore.exceptions import ClientError
 
-from pipeline_common import layout
+from pipeline_common import layout, runs
+
+# What each stage's status entry says worth a line, besides its timing.
+STAGE_DETAILS = {
+    "preprocess": lambda e: f"{e['rows']} rows" if "rows" in e else "",
+    "split": lambda e: f"{e['n_train']} train / {e['n_test']} test rows" if "n_train" in e else "",
+    "train": lambda e: f"training job {e.get('training_job', '?')}" + (f", {e['billable_seconds']} s billed" if e.get("billable_seconds") else ""),
+    "infer": lambda e: f"model and transform job {e.get('transform_job', '?')}",
+    "evaluate": lambda e: "",
+}
 
 
 @dataclass
@@ -26,85 +35,64 @@ class Step:
 @dataclass
 class RunOutcome:
     run_id: str
-    succeeded: bool
+    succeeded: bool = False
+    status: dict | None = None
     metrics: dict | None = None
     error: dict | None = None
     steps: list[Step] = field(default_factory=list)
     reason: str = ""
 
 
+def read_json(s3, bucket: str, key: str) -> dict | None:
+    try:
+        return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return None
+        raise
+
+
 class RunFollower:
-    def __init__(self, s3, sagemaker, bucket: str, job_prefix: str, run_id: str, on_step: Callable[[Step], None] | None = None):
-        self.s3, self.sagemaker, self.bucket = s3, sagemaker, bucket
-        self.run_id = run_id
+    def __init__(self, s3, bucket: str, run_id: str, on_step: Callable[[Step], None] | None = None):
+        self.s3, self.bucket, self.run_id = s3, bucket, run_id
         self.keys = layout.RunKeys(run_id)
-        self.job_name = layout.job_name(job_prefix, run_id)
         self._on_step = on_step or (lambda step: None)
-        self._seen: set[str] = set()
+        self._seen: set[tuple[str, str]] = set()
         self._started = time.monotonic()
-        self.outcome = RunOutcome(run_id, False)
+        self.outcome = RunOutcome(run_id)
 
-    def _json(self, key: str) -> dict | None:
-        try:
-            return json.loads(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
-        except ClientError as err:
-            if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "AccessDenied"):
-                return None
-            raise
-
-    def _job(self, describe: Callable, **name) -> dict | None:
-        try:
-            return describe(**name)
-        except ClientError as err:
-            if err.response.get("Error", {}).get("Code") in ("ValidationException", "ResourceNotFound"):
-                return None
-            raise
-
-    def _step(self, key: str, stage: str, text: str) -> None:
-        if key in self._seen:
+    def _step(self, stage: str, event: str, text: str) -> None:
+        if (stage, event) in self._seen:
             return
-        self._seen.add(key)
+        self._seen.add((stage, event))
         step = Step(stage, text, time.monotonic() - self._started)
         self.outcome.steps.append(step)
         self._on_step(step)
 
     def poll(self) -> bool:
-        """Look once; True when the run has ended (evaluated, rejected or failed)."""
-        error = self._json(self.keys.error)
-        if error is not None:
-            self.outcome.error = error
-            self.outcome.reason = f"{error.get('stage', '?')}: {error.get('reason', 'failed')}"
-            self._step("error", error.get("stage", "?"), f"FAILED: {error.get('reason')}")
-            return True
-        if "processed" not in self._seen and (m := self._json(self.keys.processed_manifest)):
-            self._step("processed", "preprocess", f"{m['rows']} rows -> {layout.PROCESSED}{self.run_id}/")
-        if "split" not in self._seen and (m := self._json(self.keys.split_manifest)):
-            self._step("split", "split", f"{m['n_train']} train / {m['n_test']} test rows -> {layout.SPLIT}{self.run_id}/")
-        if "split" in self._seen and "training-done" not in self._seen:
-            job = self._job(self.sagemaker.describe_training_job, TrainingJobName=self.job_name)
-            if job:
-                self._step("training-started", "train", f"training job {self.job_name} {job['TrainingJobStatus']}")
-                if job["TrainingJobStatus"] in ("Completed", "Failed", "Stopped"):
-                    detail = job.get("FailureReason") or job.get("ModelArtifacts", {}).get("S3ModelArtifacts", "")
-                    self._step("training-done", "train", f"training job {job['TrainingJobStatus']}: {detail}")
-                    if job["TrainingJobStatus"] != "Completed":
-                        self.outcome.reason = f"train: {job.get('FailureReason', job['TrainingJobStatus'])}"
-                        return True
-        if "training-done" in self._seen and "transform-done" not in self._seen:
-            job = self._job(self.sagemaker.describe_transform_job, TransformJobName=self.job_name)
-            if job:
-                self._step("transform-started", "infer", f"transform job {self.job_name} {job['TransformJobStatus']}")
-                if job["TransformJobStatus"] in ("Completed", "Failed", "Stopped"):
-                    detail = job.get("FailureReason") or job["TransformOutput"]["S3OutputPath"]
-                    self._step("transform-done", "infer", f"transform job {job['TransformJobStatus']}: {detail}")
-                    if job["TransformJobStatus"] != "Completed":
-                        self.outcome.reason = f"infer: {job.get('FailureReason', job['TransformJobStatus'])}"
-                        return True
-        metrics = self._json(self.keys.metrics)
-        if metrics is not None:
-            self._step("evaluated", "evaluate", f"accuracy {metrics['accuracy']:.4f} -> {self.keys.metrics}")
-            self.outcome.metrics = metrics
+        """Look once; True when the run has ended (succeeded or failed)."""
+        status = read_json(self.s3, self.bucket, self.keys.status)
+        if status is None:
+            return False
+        self.outcome.status = status
+        for stage in runs.STAGES:
+            entry = status["stages"].get(stage)
+            if not entry:
+                continue
+            detail = STAGE_DETAILS[stage](entry)
+            self._step(stage, "started", "started" + (f": {detail}" if detail and entry.get("status") == runs.RUNNING else ""))
+            if entry.get("status") == runs.SUCCEEDED:
+                self._step(stage, "done", f"done in {entry['seconds']:.2f}s" + (f": {detail}" if detail else ""))
+            elif entry.get("status") == runs.FAILED:
+                self._step(stage, "failed", f"FAILED after {entry.get('seconds', 0):.2f}s")
+        if status["status"] == runs.SUCCEEDED:
             self.outcome.succeeded = True
+            self.outcome.metrics = read_json(self.s3, self.bucket, self.keys.metrics)
+            return True
+        if status["status"] == runs.FAILED:
+            failure = status.get("failure") or {}
+            self.outcome.error = read_json(self.s3, self.bucket, self.keys.error)
+            self.outcome.reason = f"{failure.get('stage', '?')}: {failure.get('reason', 'no reason recorded')}"
             return True
         return False
 

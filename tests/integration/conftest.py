@@ -9,7 +9,7 @@ import pytest
 from moto import mock_aws
 
 from mlpipe.offline.template import load_stack
-from pipeline_common import aws
+from pipeline_common import idempotency
 from tests.conftest import EVENTS
 
 BUCKET = "mlpipe-data-example"  # the bucket named in the sample events
@@ -21,6 +21,10 @@ class Context:
     invoked_function_arn = "arn:aws:lambda:us-east-1:111122223333:function:offline-test"
     aws_request_id = "00000000-0000-0000-0000-000000000000"
 
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 60_000
+
 
 def sample_event(name: str) -> dict:
     return json.loads((EVENTS / name).read_text())
@@ -31,21 +35,55 @@ def stack():
     return load_stack()
 
 
+class Account:
+    """The moto account a handler test runs in: the events' bucket, the idempotency table, the topic's inbox."""
+
+    def __init__(self, stack):
+        self.s3 = boto3.client("s3", region_name="us-east-1")
+        self.s3.create_bucket(Bucket=BUCKET)
+        self.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        table = stack.properties("IdempotencyTable")
+        boto3.client("dynamodb", region_name="us-east-1").create_table(
+            TableName=stack.name_of("IdempotencyTable"), KeySchema=table["KeySchema"],
+            AttributeDefinitions=table["AttributeDefinitions"], BillingMode="PAY_PER_REQUEST")
+        sns, self.sqs = boto3.client("sns", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1")
+        topic = sns.create_topic(Name=stack.name_of("NotificationTopic"))["TopicArn"]
+        self.inbox = self.sqs.create_queue(QueueName="inbox")["QueueUrl"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint="arn:aws:sqs:us-east-1:123456789012:inbox",
+                      Attributes={"RawMessageDelivery": "true"})
+
+    def notifications(self) -> list[dict]:
+        messages = self.sqs.receive_message(QueueUrl=self.inbox, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(m["Body"]) for m in messages]
+
+    def read(self, key: str) -> bytes:
+        return self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+
+    def read_json(self, key: str) -> dict:
+        return json.loads(self.read(key))
+
+    def keys_under(self, prefix: str) -> list[str]:
+        return sorted(o["Key"] for o in self.s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", []))
+
+
 @pytest.fixture
-def cloud(monkeypatch):
-    """A moto account with the sample events' bucket; the handlers' cached clients are rebuilt inside it."""
+def account(monkeypatch, stack):
+    """A moto account for one test; the handlers' cached clients are rebuilt inside it."""
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.setenv(name, "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SAGEMAKER", "AWS_PROFILE"):
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SAGEMAKER", "AWS_ENDPOINT_URL_DYNAMODB",
+                 "AWS_ENDPOINT_URL_SNS", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     with mock_aws():
-        aws.client.cache_clear()
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket=BUCKET)
-        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        yield s3
-    aws.client.cache_clear()
+        idempotency.reset()
+        yield Account(stack)
+    idempotency.reset()
+
+
+@pytest.fixture
+def cloud(account):
+    return account.s3
 
 
 @pytest.fixture

@@ -71,7 +71,7 @@ def test_preprocess_duplicate_event_is_a_no_op(cloud, function_env, titanic_byte
     event = upload_event(cloud, "raw/titanic.csv", titanic_bytes)
     first = preprocess_app.handler(event, Context())
     before = cloud.list_object_versions(Bucket=BUCKET, Prefix="processed/")["Versions"]
-    assert preprocess_app.handler(event, Context()) == {"run_id": first["run_id"], "status": "already-done"}
+    assert preprocess_app.handler(event, Context()) == first  # the stored result, not a second run
     assert cloud.list_object_versions(Bucket=BUCKET, Prefix="processed/")["Versions"] == before
 
 

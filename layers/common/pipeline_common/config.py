@@ -50,3 +50,8 @@ def bucket_name() -> str:
 
 def job_prefix() -> str:
     return env_str("JOB_PREFIX")
+
+
+def notification_topic() -> str | None:
+    """The SNS topic failed runs are announced on; optional so a function can run without one."""
+    return os.environ.get("NOTIFICATION_TOPIC_ARN") or None

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, S3EventBridgeNotificationEvent
 
+from .layout import run_id_from_key
+
 
 @dataclass(frozen=True)
 class UploadedObject:
@@ -36,3 +38,17 @@ def sagemaker_detail(event: dict, detail_type: str) -> dict:
     if parsed.source != "aws.sagemaker" or parsed.detail_type != detail_type:
         raise ValueError(f"expected an aws.sagemaker {detail_type!r} event, got {parsed.source} {parsed.detail_type!r}")
     return dict(parsed.detail)
+
+
+def run_of_marker(event: dict) -> tuple[str, str]:
+    """Bucket and run id of an object the chain wrote under <prefix>/<run_id>/."""
+    upload = uploaded_object(event)
+    return upload.bucket, run_id_from_key(upload.key)
+
+
+def sagemaker_failure(event: dict) -> tuple[str, dict]:
+    """Detail type and detail of an ``aws.sagemaker`` training or transform job state change."""
+    parsed = EventBridgeEvent(event)
+    if parsed.source != "aws.sagemaker" or not parsed.detail_type.endswith("Job State Change"):
+        raise ValueError(f"expected an aws.sagemaker job state change, got {parsed.source} {parsed.detail_type!r}")
+    return parsed.detail_type, dict(parsed.detail)

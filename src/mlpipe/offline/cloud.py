@@ -2,32 +2,35 @@
 
 Routing: moto delivers S3 ``Object Created`` events to EventBridge (the bucket has
 ``EventBridgeConfiguration``) and the offline SageMaker puts job state changes there; each
-EventBridgeRule of the template becomes a moto rule targeting one SQS queue per function;
-a dispatcher per function takes events from its queue and invokes the function's warm
-worker with the event, as Lambda's asynchronous invocation would, retrying failures up to
-the function's MaximumRetryAttempts.
+EventBridgeRule of the template becomes a moto rule targeting one SQS queue per function.
+A dispatcher per function takes events from that queue and invokes the function as
+Lambda's asynchronous invocation would: retries up to MaximumRetryAttempts, then the
+on-failure destination. Functions with SQS events are polled like an event source mapping.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import logging
 import socket
 import threading
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import logging
-
 import boto3
 
 from .sagemaker import Faults, OfflineSageMaker
-from .template import DEFAULT_TEMPLATE, Stack, load_stack
-from .workers import FunctionWorker, InvocationResult
+from .template import ACCOUNT_ID, DEFAULT_TEMPLATE, FunctionSpec, SqsSource, Stack, load_stack
+from .workers import FunctionPool, InvocationResult
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "offline", "AWS_SECRET_ACCESS_KEY": "offline", "AWS_SESSION_TOKEN": "offline"}
+# Lambda retries an asynchronous invocation after about 1 and 2 minutes; offline keeps the order and shortens the wait.
+RETRY_DELAYS = (1.0, 2.0)
 
 
 def _free_port() -> int:
@@ -47,10 +50,13 @@ class Invocation:
 
 @dataclass
 class Options:
-    duplicate_events: bool = False
-    fail_training: str | None = None
-    fail_transform: str | None = None
-    throttle: int = 0
+    """Fault injection and scale: what the offline cloud does differently from a quiet day on AWS."""
+
+    duplicate_events: bool = False  # deliver every event twice, at the same moment
+    fail_training: str | None = None  # FailureReason of every training job
+    fail_transform: str | None = None  # FailureReason of every transform job
+    throttle: int = 0  # the first N SageMaker calls answer ThrottlingException
+    concurrency: int = 2  # execution environments per function, started on demand as on Lambda
 
 
 class OfflineCloud:
@@ -73,23 +79,19 @@ class OfflineCloud:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._busy = 0
-        self._threads: list[threading.Thread] = []
-        self.workers: dict[str, FunctionWorker] = {}
-        self.queues: dict[str, str] = {}
+        self.pools: dict[str, FunctionPool] = {}
+        self.queues: dict[str, str] = {}  # queue name -> url
         self._moto = None
         self.sagemaker: OfflineSageMaker | None = None
         self.endpoints: dict[str, str] = {}
+        self.inbox_url: str | None = None  # an SQS queue subscribed to every SNS topic of the stack
 
     # -- configuration that a client needs to talk to this cloud ---------------------------
     def aws_environment(self) -> dict[str, str]:
         """What differs between offline and AWS: endpoints, region and dummy credentials."""
+        moto = self.endpoints["moto"]
         return {
-            "AWS_ENDPOINT_URL_S3": self.endpoints["moto"],
-            "AWS_ENDPOINT_URL_EVENTBRIDGE": self.endpoints["moto"],
-            "AWS_ENDPOINT_URL_SQS": self.endpoints["moto"],
-            "AWS_ENDPOINT_URL_SNS": self.endpoints["moto"],
-            "AWS_ENDPOINT_URL_DYNAMODB": self.endpoints["moto"],
-            "AWS_ENDPOINT_URL_CLOUDFORMATION": self.endpoints["moto"],
+            **{f"AWS_ENDPOINT_URL_{service}": moto for service in ("S3", "EVENTBRIDGE", "SQS", "SNS", "DYNAMODB", "CLOUDFORMATION", "STS")},
             "AWS_ENDPOINT_URL_SAGEMAKER": self.endpoints["sagemaker"],
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
@@ -112,6 +114,10 @@ class OfflineCloud:
         (bucket_id,) = self.stack.resources_of_type("AWS::S3::Bucket")
         return self.stack.name_of(bucket_id)
 
+    @property
+    def job_prefix(self) -> str:
+        return self.stack.parameters["JobNamePrefix"]
+
     # -- life cycle -----------------------------------------------------------------------
     def start(self) -> "OfflineCloud":
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log is noise here
@@ -121,9 +127,8 @@ class OfflineCloud:
         self.endpoints = {"moto": f"http://127.0.0.1:{moto_port}", "sagemaker": f"http://127.0.0.1:{sagemaker_port}"}
         aws_env = self.aws_environment()
         for lid, spec in self.stack.functions.items():
-            worker = FunctionWorker(spec, aws_env, on_log=self._log)
-            worker.start()
-            self.workers[lid] = worker
+            self.pools[lid] = FunctionPool(spec, aws_env, self.options.concurrency, on_log=self._log)
+            self.pools[lid].prewarm()
 
         from moto.server import ThreadedMotoServer  # imported here: it is the slowest import of the CLI
 
@@ -133,19 +138,41 @@ class OfflineCloud:
         self.sagemaker = OfflineSageMaker(self.client("s3"), self.client("events"), self.region, faults)
         self.sagemaker.start(sagemaker_port)
         self._create_resources()
-        # Warm the trainer while the workers import their code; each dispatcher waits for its own
+        # Warm the trainer while the workers import their code; each function waits for its own
         # worker at its first event, so an upload can start the chain before the last function is warm.
         threading.Thread(target=importlib.import_module, args=("xgboost",), daemon=True).start()
-        for lid in self.stack.functions:
-            thread = threading.Thread(target=self._dispatch, args=(lid,), name=f"dispatch-{lid}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        for lid, spec in self.stack.functions.items():
+            if spec.routes:
+                self._thread(self._dispatch_async, lid)
+            for source in spec.sqs_sources:
+                self._thread(self._poll_sqs_source, lid, source)
         return self
 
+    def _thread(self, target: Callable, *args) -> None:
+        threading.Thread(target=target, args=args, name=f"{target.__name__}-{args[0]}", daemon=True).start()
+
     def _create_resources(self) -> None:
-        s3, events, sqs = self.client("s3"), self.client("events"), self.client("sqs")
+        s3, events, sqs, ddb, sns = (self.client(s) for s in ("s3", "events", "sqs", "dynamodb", "sns"))
+        # Queues first, in dependency order: a redrive target must exist before the queue naming it.
+        queue_ids = sorted(self.stack.resources_of_type("AWS::SQS::Queue"), key=lambda lid: "RedrivePolicy" in self.stack.properties(lid))
+        for lid in queue_ids:
+            props = self.stack.properties(lid)
+            attributes = {k: str(props[k]) for k in ("VisibilityTimeout", "MessageRetentionPeriod") if k in props}
+            if "RedrivePolicy" in props:
+                attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
+            name = self.stack.name_of(lid)
+            self.queues[name] = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        for lid in self.stack.resources_of_type("AWS::DynamoDB::Table"):
+            props = self.stack.properties(lid)
+            ddb.create_table(TableName=self.stack.name_of(lid), KeySchema=props["KeySchema"],
+                             AttributeDefinitions=props["AttributeDefinitions"], BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"))
+        self.inbox_url = sqs.create_queue(QueueName=f"{self.stack.name}-notifications-inbox")["QueueUrl"]
+        inbox_arn = f"arn:aws:sqs:{self.region}:{ACCOUNT_ID}:{self.stack.name}-notifications-inbox"
+        for lid in self.stack.resources_of_type("AWS::SNS::Topic"):
+            topic_arn = sns.create_topic(Name=self.stack.name_of(lid))["TopicArn"]
+            sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=inbox_arn, Attributes={"RawMessageDelivery": "true"})
         for bucket_id in self.stack.resources_of_type("AWS::S3::Bucket"):
-            props = self.stack.resources[bucket_id].get("Properties", {})
+            props = self.stack.properties(bucket_id)
             name = self.stack.name_of(bucket_id)
             s3.create_bucket(Bucket=name)
             if (props.get("VersioningConfiguration") or {}).get("Status") == "Enabled":
@@ -153,18 +180,20 @@ class OfflineCloud:
             if ((props.get("NotificationConfiguration") or {}).get("EventBridgeConfiguration") or {}).get("EventBridgeEnabled"):
                 s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration={"EventBridgeConfiguration": {}})
         for lid, spec in self.stack.functions.items():
-            url = sqs.create_queue(QueueName=f"{spec.name}-events", Attributes={"VisibilityTimeout": str(spec.timeout + 5)})["QueueUrl"]
-            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            self.queues[lid] = url
+            if not spec.routes:
+                continue
+            name = f"{spec.name}-async-events"
+            url = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": str(spec.timeout * (spec.max_retries + 2))})["QueueUrl"]
+            self.queues[name] = url
             for route in spec.routes:
                 events.put_rule(Name=route.rule_name, EventPattern=json.dumps(route.pattern), State="ENABLED")
-                events.put_targets(Rule=route.rule_name, Targets=[{"Id": lid, "Arn": arn}])
+                events.put_targets(Rule=route.rule_name, Targets=[{"Id": lid, "Arn": f"arn:aws:sqs:{self.region}:{ACCOUNT_ID}:{name}"}])
 
     def stop(self) -> None:
         self._stop.set()
         # Dispatchers may sit in a one-second long poll: they are daemons and end at their next look at _stop.
-        for worker in self.workers.values():
-            worker.stop()
+        for pool in self.pools.values():
+            pool.stop()
         if self.sagemaker:
             self.sagemaker.stop()
         if self._moto:
@@ -182,48 +211,113 @@ class OfflineCloud:
             self.logs.append((function, line))
         self._on_log(function, line)
 
-    def _dispatch(self, lid: str) -> None:
-        sqs = self.client("sqs")
-        worker, spec = self.workers[lid], self.stack.functions[lid]
-        while not self._stop.is_set():
-            try:
-                messages = sqs.receive_message(
-                    QueueUrl=self.queues[lid], MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["ApproximateReceiveCount"]
-                ).get("Messages", [])
-            except Exception:  # noqa: BLE001 - the endpoint goes away when the cloud stops
-                if self._stop.is_set():
-                    return
-                raise
-            for message in messages:
-                with self._lock:
-                    self._busy += 1
-                try:
-                    event = json.loads(message["Body"])
-                    deliveries = 2 if self.options.duplicate_events else 1
-                    for _ in range(deliveries):
-                        self._invoke_with_retries(lid, worker, spec.max_retries, event)
-                    sqs.delete_message(QueueUrl=self.queues[lid], ReceiptHandle=message["ReceiptHandle"])
-                finally:
-                    with self._lock:
-                        self._busy -= 1
+    def _receive(self, sqs, url: str, max_messages: int) -> list[dict] | None:
+        try:
+            return sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=max_messages, WaitTimeSeconds=1,
+                                       AttributeNames=["All"]).get("Messages", [])
+        except Exception:  # noqa: BLE001 - the endpoint goes away when the cloud stops
+            if self._stop.is_set():
+                return None
+            raise
 
-    def _invoke_with_retries(self, lid: str, worker: FunctionWorker, max_retries: int, event: dict) -> None:
-        for attempt in range(1, max_retries + 2):
-            result = worker.invoke(event)
-            invocation = Invocation(lid, event, attempt, result)
-            with self._lock:
-                self.invocations.append(invocation)
-            self._on_invocation(invocation)
-            if result.ok:
-                return
-            time.sleep(min(0.2 * attempt, 1.0))  # Lambda waits a minute, then two; offline keeps the order, not the wait
+    def _busy_add(self, n: int) -> None:
+        with self._lock:
+            self._busy += n
+
+    def _dispatch_async(self, lid: str) -> None:
+        """EventBridge -> function: asynchronous invocations, each event in its own execution environment."""
+        spec = self.stack.functions[lid]
+        sqs = self.client("sqs")
+        url = self.queues[f"{spec.name}-async-events"]
+        copies = 2 if self.options.duplicate_events else 1
+        with ThreadPoolExecutor(max_workers=max(self.options.concurrency, copies) * 4) as executor:
+            while (messages := self._receive(sqs, url, 10)) is not None:
+                for message in messages:
+                    event = json.loads(message["Body"])
+                    self._busy_add(1)
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])  # Lambda has accepted it
+                    for _ in range(copies):
+                        self._busy_add(1)
+                        executor.submit(self._invoke_async, spec, event)
+                    self._busy_add(-1)
+
+    def _invoke_async(self, spec: FunctionSpec, event: dict) -> None:
+        try:
+            for attempt in range(1, spec.max_retries + 2):
+                result = self._invoke(spec, event, attempt)
+                if result.ok:
+                    return
+                if attempt <= spec.max_retries:
+                    time.sleep(RETRY_DELAYS[min(attempt, len(RETRY_DELAYS)) - 1])
+            if spec.on_failure_queue:
+                self._send_on_failure(spec, event, result, spec.max_retries + 1)
+        finally:
+            self._busy_add(-1)
+
+    def _invoke(self, spec: FunctionSpec, event: dict, attempt: int) -> InvocationResult:
+        result = self.pools[spec.logical_id].invoke(event)
+        if self._stop.is_set():
+            return result  # the cloud is going away under this invocation: not a function failure
+        invocation = Invocation(spec.logical_id, event, attempt, result)
+        with self._lock:
+            self.invocations.append(invocation)
+        self._on_invocation(invocation)
+        return result
+
+    def _send_on_failure(self, spec: FunctionSpec, event: dict, result: InvocationResult, attempts: int) -> None:
+        """The record Lambda sends to an on-failure destination when it gives up on an asynchronous event."""
+        record = {
+            "version": "1.0",
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{spec.name}:$LATEST",
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": attempts,
+            },
+            "requestPayload": event,
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": {"errorMessage": result.error, "errorType": result.error_type, "stackTrace": []},
+        }
+        self.client("sqs").send_message(QueueUrl=self.queues[spec.on_failure_queue], MessageBody=json.dumps(record))
+
+    def _poll_sqs_source(self, lid: str, source: SqsSource) -> None:
+        """SQS -> function: an event source mapping, with partial batch responses when the template asks for them."""
+        spec = self.stack.functions[lid]
+        sqs = self.client("sqs")
+        url = self.queues[source.queue_name]
+        arn = f"arn:aws:sqs:{self.region}:{ACCOUNT_ID}:{source.queue_name}"
+        while (messages := self._receive(sqs, url, source.batch_size)) is not None:
+            if not messages:
+                continue
+            self._busy_add(1)
+            try:
+                records = [
+                    {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                     "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
+                     "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": self.region}
+                    for m in messages
+                ]
+                result = self._invoke(spec, {"Records": records}, 1)
+                if not result.ok:
+                    continue  # the messages come back after their visibility timeout, then go to the redrive queue
+                failed = set()
+                if source.report_batch_item_failures and isinstance(result.result, dict):
+                    failed = {f["itemIdentifier"] for f in result.result.get("batchItemFailures", [])}
+                for m in messages:
+                    if m["MessageId"] not in failed:
+                        sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            finally:
+                self._busy_add(-1)
 
     # -- helpers for callers --------------------------------------------------------------
     def queues_empty(self) -> bool:
         sqs = self.client("sqs")
-        for url in self.queues.values():
+        watched = [f"{spec.name}-async-events" for spec in self.stack.functions.values() if spec.routes]
+        watched += [source.queue_name for spec in self.stack.functions.values() for source in spec.sqs_sources]
+        for name in watched:
             attrs = sqs.get_queue_attributes(
-                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+                QueueUrl=self.queues[name], AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
             )["Attributes"]
             if int(attrs["ApproximateNumberOfMessages"]) or int(attrs["ApproximateNumberOfMessagesNotVisible"]):
                 return False
@@ -231,8 +325,7 @@ class OfflineCloud:
 
     def is_idle(self) -> bool:
         """No event queued or being handled and no SageMaker job running."""
-        jobs_running = self.sagemaker.busy()
-        return not jobs_running and self._busy == 0 and self.queues_empty()
+        return not self.sagemaker.busy() and self._busy == 0 and self.queues_empty()
 
     def settle(self, timeout: float = 120, quiet: float = 0.3) -> None:
         """Wait until the cloud has been idle for ``quiet`` seconds."""
@@ -248,10 +341,14 @@ class OfflineCloud:
             time.sleep(0.05)
         raise TimeoutError(f"the offline cloud did not settle within {timeout} s")
 
-    def last_failure(self) -> Invocation | None:
-        with self._lock:
-            failed = [inv for inv in self.invocations if not inv.result.ok]
-        return failed[-1] if failed else None
+    def notifications(self) -> list[dict]:
+        """Messages published to the stack's SNS topics so far (drained from the inbox queue)."""
+        sqs, found = self.client("sqs"), []
+        while messages := sqs.receive_message(QueueUrl=self.inbox_url, MaxNumberOfMessages=10).get("Messages", []):
+            for m in messages:
+                found.append(json.loads(m["Body"]))
+                sqs.delete_message(QueueUrl=self.inbox_url, ReceiptHandle=m["ReceiptHandle"])
+        return found
 
     def upload(self, path: Path, key: str | None = None) -> dict:
         key = key or f"raw/{Path(path).name}"

@@ -25,6 +25,13 @@ class Route:
 
 
 @dataclass(frozen=True)
+class SqsSource:
+    queue_name: str
+    batch_size: int
+    report_batch_item_failures: bool
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     logical_id: str
     name: str
@@ -35,7 +42,9 @@ class FunctionSpec:
     timeout: int
     memory_mb: int
     routes: tuple[Route, ...]
+    sqs_sources: tuple[SqsSource, ...] = ()
     max_retries: int = 2  # Lambda's default for asynchronous invocations
+    on_failure_queue: str | None = None  # on-failure destination of asynchronous invocations
 
 
 @dataclass
@@ -47,12 +56,21 @@ class Stack:
     physical_names: dict[str, str]
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     parameters: dict[str, str] = field(default_factory=dict)
+    resolver: IntrinsicResolver | None = None
 
     def resources_of_type(self, resource_type: str) -> list[str]:
         return [lid for lid, res in self.resources.items() if res.get("Type") == resource_type]
 
     def name_of(self, logical_id: str) -> str:
         return self.physical_names[logical_id]
+
+    def properties(self, logical_id: str) -> dict:
+        """A resource's Properties with intrinsics resolved to the offline names."""
+        return self.resolver.resolve_attribute(self.resources[logical_id].get("Properties", {}))
+
+
+def _name_from_arn(arn: str) -> str:
+    return arn.rsplit(":", 1)[-1]
 
 
 def _physical_name(stack_name: str, logical_id: str) -> str:
@@ -96,10 +114,11 @@ def load_stack(
     }
     for lid, res in resources.items():
         arn = _arn(res.get("Type", ""), physical[lid], region)
-        translator[lid] = {"Ref": physical[lid], "Arn": arn}
+        # Ref of a topic is its ARN; of most other resources, their name.
+        translator[lid] = {"Ref": arn if res.get("Type") == "AWS::SNS::Topic" else physical[lid], "Arn": arn}
     resolver = IntrinsicResolver(template=template, symbol_resolver=IntrinsicsSymbolTable(template=template, logical_id_translator=translator))
     globals_fn = (template.get("Globals") or {}).get("Function", {})
-    stack = Stack(stack_name, region, template_path, resources, physical, parameters=parameters)
+    stack = Stack(stack_name, region, template_path, resources, physical, parameters=parameters, resolver=resolver)
 
     for lid, res in resources.items():
         if res.get("Type") != "AWS::Serverless::Function":
@@ -116,13 +135,23 @@ def load_stack(
             if layer_id not in resources:
                 raise ValueError(f"{lid}: layer {layer!r} is not a layer of this template")
             layer_dirs.append(template_path.parent / resources[layer_id]["Properties"]["ContentUri"])
-        routes = []
+        routes, sqs_sources = [], []
         for event_id, event in (res["Properties"].get("Events") or {}).items():
-            if event.get("Type") != "EventBridgeRule":
-                raise ValueError(f"{lid}.{event_id}: the offline cloud routes EventBridgeRule events only, not {event.get('Type')}")
-            pattern = resolver.resolve_attribute(event["Properties"]["Pattern"])
-            routes.append(Route(rule_name=f"{physical[lid]}-{event_id}".lower()[:64], pattern=pattern))
-        invoke_config = props.get("EventInvokeConfig") or {}
+            event_props = resolver.resolve_attribute(event["Properties"])
+            if event.get("Type") == "EventBridgeRule":
+                routes.append(Route(rule_name=f"{physical[lid]}-{event_id}".lower()[:64], pattern=event_props["Pattern"]))
+            elif event.get("Type") == "SQS":
+                sqs_sources.append(SqsSource(
+                    queue_name=_name_from_arn(event_props["Queue"]),
+                    batch_size=int(event_props.get("BatchSize", 10)),
+                    report_batch_item_failures="ReportBatchItemFailures" in (event_props.get("FunctionResponseTypes") or []),
+                ))
+            else:
+                raise ValueError(f"{lid}.{event_id}: the offline cloud routes EventBridgeRule and SQS events, not {event.get('Type')}")
+        invoke_config = resolver.resolve_attribute(props.get("EventInvokeConfig") or {})
+        on_failure = ((invoke_config.get("DestinationConfig") or {}).get("OnFailure") or {})
+        if on_failure and on_failure.get("Type") != "SQS":
+            raise ValueError(f"{lid}: the offline cloud delivers on-failure destinations of Type SQS only")
         stack.functions[lid] = FunctionSpec(
             logical_id=lid,
             name=physical[lid],
@@ -133,6 +162,8 @@ def load_stack(
             timeout=int(props.get("Timeout", 3)),
             memory_mb=int(props.get("MemorySize", 128)),
             routes=tuple(routes),
+            sqs_sources=tuple(sqs_sources),
             max_retries=int(invoke_config.get("MaximumRetryAttempts", 2)),
+            on_failure_queue=_name_from_arn(on_failure["Destination"]) if on_failure else None,
         )
     return stack

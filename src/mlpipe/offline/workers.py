@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import subprocess
 import sys
 import threading
@@ -119,3 +120,43 @@ class FunctionWorker:
             self._proc.wait()
         self._proc = None
         self._ready = False
+
+
+class FunctionPool:
+    """Up to ``size`` execution environments of one function, created on demand and reused warm, as on Lambda."""
+
+    def __init__(self, spec: FunctionSpec, aws_env: dict[str, str], size: int, on_log: Callable[[str, str], None] | None = None):
+        self.spec = spec
+        self._aws_env = aws_env
+        self._on_log = on_log
+        self._slots = threading.Semaphore(max(1, size))
+        self._idle: queue.SimpleQueue[FunctionWorker] = queue.SimpleQueue()
+        self.workers: list[FunctionWorker] = []
+        self._lock = threading.Lock()
+
+    def _new_worker(self) -> FunctionWorker:
+        worker = FunctionWorker(self.spec, self._aws_env, on_log=self._on_log)
+        worker.start()
+        with self._lock:
+            self.workers.append(worker)
+        return worker
+
+    def prewarm(self) -> None:
+        """Start one environment now; it imports the handler while the rest of the cloud starts."""
+        self._idle.put(self._new_worker())
+
+    def invoke(self, event: dict) -> InvocationResult:
+        with self._slots:
+            try:
+                worker = self._idle.get_nowait()
+            except queue.Empty:
+                worker = self._new_worker()  # a cold start, as when Lambda scales out
+            try:
+                return worker.invoke(event)
+            finally:
+                self._idle.put(worker)
+
+    def stop(self) -> None:
+        with self._lock:
+            for worker in self.workers:
+                worker.stop()

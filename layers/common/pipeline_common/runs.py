@@ -1,0 +1,130 @@
+"""The run status record (runs/<run>/status.json) and the failure record (errors/<run>/error.json).
+
+The transitions are pure functions on a plain dict; ``update_status`` applies one to the
+record in S3 with optimistic concurrency (If-Match on the ETag), so two handlers of the
+same run never lose each other's update.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+from typing import Callable
+
+from botocore.exceptions import ClientError
+
+from . import aws, layout
+
+STAGES = ("preprocess", "split", "train", "infer", "evaluate")
+RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _seconds_between(start: str, end: str) -> float:
+    return round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(), 3)
+
+
+# -- pure transitions ---------------------------------------------------------------------------
+def new_status(run_id: str, at: str) -> dict:
+    return {"run_id": run_id, "status": RUNNING, "stage": None, "created_at": at, "updated_at": at,
+            "stages": {}, "failure": None, "source": None, "jobs": {}, "metrics": None}
+
+
+def stage_started(doc: dict, stage: str, at: str, **info) -> dict:
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}")
+    entry = doc["stages"].setdefault(stage, {"status": RUNNING, "started_at": at})
+    entry.update({k: v for k, v in info.items() if v is not None})
+    if doc["status"] == RUNNING:  # a late duplicate never revives a finished run
+        doc["stage"] = stage
+    return doc
+
+
+def stage_finished(doc: dict, stage: str, at: str, **info) -> dict:
+    entry = doc["stages"].setdefault(stage, {"started_at": at})
+    if entry.get("status") != SUCCEEDED:
+        entry.update(status=SUCCEEDED, finished_at=at, seconds=_seconds_between(entry["started_at"], at))
+    entry.update({k: v for k, v in info.items() if v is not None})
+    return doc
+
+
+def run_succeeded(doc: dict, at: str, metrics: dict) -> dict:
+    if doc["status"] != FAILED:
+        doc.update(status=SUCCEEDED, stage="evaluate", finished_at=at, metrics=metrics)
+        doc["seconds"] = _seconds_between(doc["created_at"], at)
+    return doc
+
+
+def run_failed(doc: dict, at: str, stage: str, reason: str, details: dict | None = None) -> dict:
+    if doc["status"] == FAILED:
+        return doc  # the first failure is the one that explains the run
+    entry = doc["stages"].setdefault(stage, {"started_at": at})
+    entry.update(status=FAILED, finished_at=at, seconds=_seconds_between(entry["started_at"], at))
+    doc.update(status=FAILED, stage=stage, finished_at=at, failure={"stage": stage, "reason": reason, "details": details or {}})
+    doc["seconds"] = _seconds_between(doc["created_at"], at)
+    return doc
+
+
+def error_record(run_id: str, stage: str, reason: str, details: dict | None, source: dict | None, at: str) -> dict:
+    return {"run_id": run_id, "stage": stage, "reason": reason, "details": details or {}, "source": source, "at": at}
+
+
+# -- S3 -----------------------------------------------------------------------------------------
+def update_status(bucket: str, run_id: str, change: Callable[[dict, str], dict], attempts: int = 20) -> dict:
+    """Read, change and write the status record, retrying when another writer got there first."""
+    s3 = aws.client("s3")
+    key = layout.RunKeys(run_id).status
+    for attempt in range(attempts):
+        try:
+            obj = s3.get_object(Bucket=bucket, Key=key)
+            doc, condition = json.loads(obj["Body"].read()), {"IfMatch": obj["ETag"]}
+        except ClientError as err:
+            if aws.error_code(err) not in ("NoSuchKey", "404"):
+                raise
+            doc, condition = new_status(run_id, now_iso()), {"IfNoneMatch": "*"}
+        doc = change(doc, now_iso())
+        doc["updated_at"] = now_iso()
+        try:
+            s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(doc, indent=2, default=str).encode(),
+                          ContentType="application/json", **condition)
+            return doc
+        except ClientError as err:
+            if aws.error_code(err) not in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
+                raise
+            time.sleep(0.02 * (attempt + 1))
+    raise RuntimeError(f"could not update {key} after {attempts} attempts: too many concurrent writers")
+
+
+def read_status(bucket: str, run_id: str) -> dict | None:
+    try:
+        return aws.get_json(bucket, layout.RunKeys(run_id).status)
+    except ClientError as err:
+        if aws.error_code(err) in ("NoSuchKey", "404"):
+            return None
+        raise
+
+
+def fail(bucket: str, run_id: str, stage: str, reason: str, details: dict | None = None, source: dict | None = None,
+         topic_arn: str | None = None) -> dict:
+    """Mark the run failed: error record, status record, and a notification. Returns the error record."""
+    at = now_iso()
+    record = error_record(run_id, stage, reason, details, source, at)
+    aws.put_json(bucket, layout.RunKeys(run_id).error, record)
+
+    def change(doc: dict, at: str) -> dict:
+        if source and not doc.get("source"):
+            doc["source"] = source
+        return run_failed(doc, at, stage, reason, details)
+
+    update_status(bucket, run_id, change)
+    if topic_arn:
+        aws.client("sns").publish(
+            TopicArn=topic_arn,
+            Subject=f"mlpipe run {run_id} failed at {stage}"[:100],
+            Message=json.dumps(record, indent=2, default=str),
+        )
+    return record

@@ -1,0 +1,101 @@
+"""Rejected input, failed jobs and abandoned events, each handled on moto with the sample events."""
+
+import json
+
+from botocore.stub import Stubber
+
+import failure_app
+import preprocess_app
+import train_app
+from pipeline_common import aws, layout
+from tests.integration.conftest import BUCKET, Context, sample_event
+from tests.integration.test_handlers import RUN, upload_event
+
+
+def test_rejected_file_gets_error_record_failed_status_and_notification(account, function_env):
+    function_env("PreprocessFunction")
+    body = b"PassengerId,Pclass,Sex\n1,3,male\n"
+    event = upload_event(account.s3, "raw/broken.csv", body)
+    result = preprocess_app.handler(event, Context())
+    run_id = result["run_id"]
+    assert result["status"] == "rejected"
+    error = account.read_json(layout.RunKeys(run_id).error)
+    assert error["stage"] == "preprocess" and error["run_id"] == run_id
+    assert error["reason"].startswith("required column(s) missing: Survived")
+    assert error["details"]["missing_columns"][0] == "Survived"
+    assert error["source"]["key"] == "raw/broken.csv"
+    status = account.read_json(layout.RunKeys(run_id).status)
+    assert status["status"] == "failed" and status["failure"]["stage"] == "preprocess"
+    assert status["stages"]["preprocess"]["status"] == "failed"
+    assert account.keys_under(f"processed/{run_id}/") == []  # nothing for split to start on
+    assert account.read("raw/broken.csv") == body
+    (notification,) = account.notifications()
+    assert notification["run_id"] == run_id and notification["reason"] == error["reason"]
+
+
+def test_oversized_file_is_rejected_before_download(account, function_env):
+    env = function_env("PreprocessFunction")
+    event = upload_event(account.s3, "raw/big.csv", b"x")
+    event["detail"]["object"]["size"] = int(env["MAX_INPUT_MEGABYTES"]) * 1024 * 1024 + 1
+    result = preprocess_app.handler(event, Context())
+    assert result["status"] == "rejected" and "MaxInputMegabytes" in result["reason"]
+
+
+def test_failed_training_job_marks_the_run_failed_with_the_failure_reason(account, function_env):
+    function_env("FailureFunction")
+    event = sample_event("failure_training_job_failed.json")
+    result = failure_app.handler(event, Context())
+    assert result == {"run_id": RUN, "status": "failed", "stage": "train"}
+    error = account.read_json(layout.RunKeys(RUN).error)
+    assert error["stage"] == "train"
+    assert "label must be in [0,1]" in error["reason"] and error["details"]["job_status"] == "Failed"
+    assert account.read_json(layout.RunKeys(RUN).status)["failure"]["stage"] == "train"
+    assert len(account.notifications()) == 1
+    # a second delivery of the same event notifies nobody twice
+    assert failure_app.handler(event, Context()) == result
+    assert account.notifications() == []
+
+
+def test_failed_transform_job_fails_the_infer_stage(account, function_env):
+    function_env("FailureFunction")
+    result = failure_app.handler(sample_event("failure_transform_job_failed.json"), Context())
+    assert result["stage"] == "infer"
+    assert "ClientError: See job logs" in account.read_json(layout.RunKeys(RUN).error)["reason"]
+
+
+def test_abandoned_event_from_the_failure_queue_marks_its_run_failed(account, function_env):
+    function_env("FailureFunction")
+    result = failure_app.handler(sample_event("failure_function_gave_up.json"), Context())
+    assert result == {"batchItemFailures": []}
+    error = account.read_json(layout.RunKeys(RUN).error)
+    assert error["stage"] == "split"
+    assert "gave up after 3 attempts (RetriesExhausted): ValueError" in error["reason"]
+    assert error["details"]["function"].startswith("mlpipe-SplitFunction")
+
+
+def test_an_unreadable_failure_record_is_reported_back_as_a_batch_item_failure(account, function_env):
+    function_env("FailureFunction")
+    event = sample_event("failure_function_gave_up.json")
+    event["Records"][0]["body"] = "not json"
+    result = failure_app.handler(event, Context())
+    assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+
+
+def test_train_treats_resource_in_use_as_already_started(account, function_env):
+    function_env("TrainFunction")
+    with Stubber(aws.client("sagemaker")) as stub:
+        stub.add_client_error("create_training_job", service_error_code="ResourceInUse", http_status_code=400,
+                              service_message="Training job names must be unique ...")
+        result = train_app.handler(sample_event("train_split_manifest_created.json"), Context())
+    assert result["status"] == "already-started" and result["training_job"].endswith(RUN)
+
+
+def test_status_record_keeps_the_first_failure(account, function_env):
+    function_env("FailureFunction")
+    failure_app.handler(sample_event("failure_training_job_failed.json"), Context())
+    from pipeline_common import runs
+
+    runs.update_status(BUCKET, RUN, lambda doc, at: runs.run_failed(doc, at, "infer", "a later failure"))
+    status = account.read_json(layout.RunKeys(RUN).status)
+    assert status["failure"]["stage"] == "train"
+    assert json.dumps(status)  # still a readable record
