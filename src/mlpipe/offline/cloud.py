@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import importlib
 import json
-import logging
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -120,20 +121,20 @@ class OfflineCloud:
 
     # -- life cycle -----------------------------------------------------------------------
     def start(self) -> "OfflineCloud":
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log is noise here
         # The workers need the endpoints when they start; reserving the ports first lets them
         # import their code while this process imports moto and xgboost.
         moto_port, sagemaker_port = _free_port(), _free_port()
         self.endpoints = {"moto": f"http://127.0.0.1:{moto_port}", "sagemaker": f"http://127.0.0.1:{sagemaker_port}"}
         aws_env = self.aws_environment()
+        # moto's server in a process of its own: its state is per process, so each cloud gets a fresh account.
+        self._moto = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
         for lid, spec in self.stack.functions.items():
             self.pools[lid] = FunctionPool(spec, aws_env, self.options.concurrency, on_log=self._log)
             self.pools[lid].prewarm()
-
-        from moto.server import ThreadedMotoServer  # imported here: it is the slowest import of the CLI
-
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
-        self._moto.start()
+        self._wait_for_moto(moto_port)
         faults = Faults(self.options.fail_training, self.options.fail_transform, self.options.throttle)
         self.sagemaker = OfflineSageMaker(self.client("s3"), self.client("events"), self.region, faults)
         self.sagemaker.start(sagemaker_port)
@@ -147,6 +148,18 @@ class OfflineCloud:
             for source in spec.sqs_sources:
                 self._thread(self._poll_sqs_source, lid, source)
         return self
+
+    def _wait_for_moto(self, port: int, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._moto.poll() is not None:
+                raise RuntimeError(f"moto's server exited with code {self._moto.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.02)
+        raise TimeoutError(f"moto's server did not listen on port {port} within {timeout} s")
 
     def _thread(self, target: Callable, *args) -> None:
         threading.Thread(target=target, args=args, name=f"{target.__name__}-{args[0]}", daemon=True).start()
@@ -196,8 +209,12 @@ class OfflineCloud:
             pool.stop()
         if self.sagemaker:
             self.sagemaker.stop()
-        if self._moto:
-            self._moto.stop()
+        if self._moto and self._moto.poll() is None:
+            self._moto.terminate()
+            try:
+                self._moto.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._moto.kill()
 
     def __enter__(self) -> "OfflineCloud":
         return self.start()
