@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -41,16 +42,16 @@ class LocalBucket:
         return str(self.root / key)
 
 
-def mirror_bucket(s3, bucket: str, out_dir: Path) -> int:
-    """Copy every object of the bucket to out_dir/<key>."""
-    count = 0
+def mirror_bucket(s3, bucket: str, out_dir: Path) -> list[str]:
+    """Copy every object of the bucket to out_dir/<key>; return the keys."""
+    keys = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         for obj in page.get("Contents", []):
             target = out_dir / obj["Key"]
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
-            count += 1
-    return count
+            keys.append(obj["Key"])
+    return keys
 
 
 def print_outcome(outcome: RunOutcome) -> None:
@@ -113,12 +114,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         except TimeoutError as err:
             _print(f"mlpipe: {err}")
         print_outcome(outcome)
-        s3 = cloud.client("s3")
-        mirror_bucket(s3, cloud.bucket, HISTORY)  # `mlpipe runs` and `mlpipe show` read this history
+        keys = mirror_bucket(cloud.client("s3"), cloud.bucket, HISTORY)  # `mlpipe runs` and `mlpipe show` read this history
         if args.out:
             out_dir = Path(args.out)
-            count = mirror_bucket(s3, cloud.bucket, out_dir)
-            _print(f"mirrored {count} objects to {out_dir}/")
+            for key in keys:
+                (out_dir / key).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(HISTORY / key, out_dir / key)
+            _print(f"mirrored {len(keys)} objects to {out_dir}/")
             if outcome.succeeded:
                 _print(f"metrics: {out_dir / follower.keys.metrics}")
                 _print(f"report:  {out_dir / follower.keys.report}")

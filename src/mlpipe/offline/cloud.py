@@ -86,6 +86,7 @@ class OfflineCloud:
         self.sagemaker: OfflineSageMaker | None = None
         self.endpoints: dict[str, str] = {}
         self.inbox_url: str | None = None  # an SQS queue subscribed to every SNS topic of the stack
+        self._clients: dict = {}
 
     # -- configuration that a client needs to talk to this cloud ---------------------------
     def aws_environment(self) -> dict[str, str]:
@@ -100,6 +101,13 @@ class OfflineCloud:
         }
 
     def client(self, service: str):
+        """One client per service, shared by the cloud's threads (boto3 clients are thread-safe; creating one is not cheap)."""
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self._new_client(service)
+            return self._clients[service]
+
+    def _new_client(self, service: str):
         endpoint = self.endpoints["sagemaker" if service == "sagemaker" else "moto"]
         return boto3.client(
             service,
@@ -131,23 +139,29 @@ class OfflineCloud:
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
+        # Warm the trainer early: importing xgboost takes a second, which a training job should not wait for.
+        threading.Thread(target=importlib.import_module, args=("xgboost",), daemon=True).start()
         for lid, spec in self.stack.functions.items():
             self.pools[lid] = FunctionPool(spec, aws_env, self.options.concurrency, on_log=self._log)
-            self.pools[lid].prewarm()
+        # The first environment start also starts the fork server, which imports the shared libraries:
+        # done on a thread, it overlaps with moto's start and the creation of the stack's resources.
+        threading.Thread(target=self._prewarm, daemon=True).start()
         self._wait_for_moto(moto_port)
         faults = Faults(self.options.fail_training, self.options.fail_transform, self.options.throttle)
         self.sagemaker = OfflineSageMaker(self.client("s3"), self.client("events"), self.region, faults)
         self.sagemaker.start(sagemaker_port)
         self._create_resources()
-        # Warm the trainer while the workers import their code; each function waits for its own
-        # worker at its first event, so an upload can start the chain before the last function is warm.
-        threading.Thread(target=importlib.import_module, args=("xgboost",), daemon=True).start()
         for lid, spec in self.stack.functions.items():
             if spec.routes:
                 self._thread(self._dispatch_async, lid)
             for source in spec.sqs_sources:
                 self._thread(self._poll_sqs_source, lid, source)
         return self
+
+    def _prewarm(self) -> None:
+        for pool in self.pools.values():
+            if not self._stop.is_set():
+                pool.prewarm()
 
     def _wait_for_moto(self, port: int, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

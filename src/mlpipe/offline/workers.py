@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import json
+import multiprocessing
 import os
 import queue
-import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
+from . import lambda_runtime
 from .template import FunctionSpec
 
-RUNTIME_SCRIPT = Path(__file__).with_name("lambda_runtime.py")
 # Variables of the developer's shell that would leak real-account settings into a function.
 _SCRUBBED_PREFIXES = ("AWS_", "POWERTOOLS_", "_HANDLER", "PYTHONPATH")
 
@@ -29,15 +26,31 @@ class InvocationResult:
     seconds: float = 0.0
 
 
+_CONTEXT = None
+_CONTEXT_LOCK = threading.Lock()
+
+
+def _fork_context():
+    """One fork server per process, with the shared libraries imported before the first environment forks."""
+    global _CONTEXT
+    with _CONTEXT_LOCK:
+        if _CONTEXT is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(lambda_runtime.PRELOAD)
+            _CONTEXT = context
+        return _CONTEXT
+
+
 class FunctionWorker:
-    """A warm Python process with only the function's code and layers on its path and its template environment."""
+    """One execution environment: a process with the function's code and layers first on its path and its template environment."""
 
     def __init__(self, spec: FunctionSpec, aws_env: dict[str, str], on_log: Callable[[str, str], None] | None = None):
         self.spec = spec
         self._aws_env = aws_env
         self._on_log = on_log or (lambda name, line: None)
         self._lock = threading.Lock()
-        self._proc: subprocess.Popen | None = None
+        self._proc = None
+        self._conn = None
         self._ready = False
         self.init_seconds: float | None = None
 
@@ -51,75 +64,73 @@ class FunctionWorker:
                 "AWS_LAMBDA_FUNCTION_NAME": self.spec.name,
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.spec.memory_mb),
                 "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-                # Lambda puts the function code first, then /opt/python (the layers).
-                "PYTHONPATH": os.pathsep.join(str(p) for p in (self.spec.code_dir, *self.spec.layer_dirs)),
-                "PYTHONDONTWRITEBYTECODE": "1",
+                "LAMBDA_TASK_ROOT": str(self.spec.code_dir),
             }
         )
         return env
 
     def start(self) -> None:
         """Start the process; it imports the handler in the background and is waited for at the first invoke."""
+        context = _fork_context()
         self._ready = False
-        self._proc = subprocess.Popen(
-            [sys.executable, "-u", str(RUNTIME_SCRIPT)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=self.environment(),
-            cwd=str(self.spec.code_dir),
-            text=True,
-        )
-        threading.Thread(target=self._pump_logs, args=(self._proc,), daemon=True).start()
+        self._conn, child = context.Pipe()
+        # Lambda puts the function code first, then the layers (/opt/python).
+        paths = [str(p) for p in (self.spec.code_dir, *self.spec.layer_dirs)]
+        self._proc = context.Process(target=lambda_runtime.serve, args=(child, self.environment(), paths, self.spec.handler),
+                                     name=self.spec.name, daemon=True)
+        self._proc.start()
+        child.close()
+
+    def _receive(self, timeout: float | None) -> tuple | None:
+        """The next message that is not a log line; None on timeout or if the process died."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                if not self._conn.poll(remaining):
+                    return None
+                kind, payload = self._conn.recv()
+            except (EOFError, OSError):
+                return None
+            if kind == "log":
+                self._on_log(self.spec.logical_id, payload)
+            else:
+                return kind, payload
 
     def _wait_ready(self) -> str | None:
         """Wait for the handler import to finish; the error text if it failed."""
-        hello = json.loads(self._proc.stdout.readline() or '{"ready": false, "error": "worker exited during init"}')
-        if not hello["ready"]:
+        message = self._receive(timeout=120)
+        if message is None or message[0] != "ready":
             self.stop()
-            return hello["error"]
-        self.init_seconds = hello["init_seconds"]
+            return message[1] if message else "the environment exited during init"
+        self.init_seconds = message[1]
         self._ready = True
         return None
 
-    def _pump_logs(self, proc: subprocess.Popen) -> None:
-        for line in proc.stderr:
-            self._on_log(self.spec.logical_id, line.rstrip("\n"))
-
     def invoke(self, event: dict) -> InvocationResult:
         with self._lock:
-            if self._proc is None or self._proc.poll() is not None:
+            if self._proc is None or not self._proc.is_alive():
                 self.start()
             if not self._ready and (init_error := self._wait_ready()):
                 return InvocationResult(False, error_type="Runtime.ImportModuleError", error=init_error.strip().splitlines()[-1])
             started = time.perf_counter()
-            self._proc.stdin.write(json.dumps({"event": event, "timeout": self.spec.timeout}) + "\n")
-            self._proc.stdin.flush()
-            answer = self._read_answer()
+            self._conn.send((event, self.spec.timeout))
+            message = self._receive(timeout=self.spec.timeout)
             seconds = time.perf_counter() - started
-        if answer is None:
-            return InvocationResult(False, error_type="Timeout", error=f"task timed out after {self.spec.timeout} s", seconds=seconds)
-        return InvocationResult(
-            answer["ok"], answer.get("result"), answer.get("error_type", ""), answer.get("error", ""), seconds
-        )
-
-    def _read_answer(self) -> dict | None:
-        box: list = []
-        reader = threading.Thread(target=lambda: box.append(self._proc.stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(self.spec.timeout)
-        if not box or not box[0]:
-            # Timed out or crashed: like Lambda, the environment is discarded and the next call starts a new one.
-            self.stop()
-            return None
-        return json.loads(box[0])
+            if message is None:
+                # Timed out or crashed: like Lambda, the environment is discarded and the next call starts a new one.
+                self.stop()
+                return InvocationResult(False, error_type="Timeout", error=f"task timed out after {self.spec.timeout} s", seconds=seconds)
+        answer = message[1]
+        return InvocationResult(answer["ok"], answer.get("result"), answer.get("error_type", ""), answer.get("error", ""), seconds)
 
     def stop(self) -> None:
-        if self._proc and self._proc.poll() is None:
+        if self._proc is not None and self._proc.is_alive():
             self._proc.kill()
-            self._proc.wait()
-        self._proc = None
-        self._ready = False
+            self._proc.join(timeout=5)
+        if self._conn is not None:
+            self._conn.close()
+        self._proc, self._conn, self._ready = None, None, False
 
 
 class FunctionPool:
