@@ -9,7 +9,12 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # The venv's bin holds python3.12, which sam build looks for on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: venv demo test unit integration e2e bench lint clean
+# Tools that cannot share the main venv: the sagemaker SDK (image registry lookups, ~400 MB)
+# and checkov (pins an old boto3). Each gets a venv of its own.
+SAGEMAKER_VENV := .venv-sagemaker
+CHECKOV_VENV := .venv-checkov
+
+.PHONY: venv tools demo test unit integration e2e bench lint images clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PY312)" || { echo "Python 3.12 not found: install it (pyenv install 3.12) or set PY312=/path/to/python3.12"; exit 1; }
@@ -18,12 +23,26 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m pip install --quiet -e '.[dev]'
 	touch $@
 
+$(SAGEMAKER_VENV)/.installed: requirements-sagemaker.txt
+	test -x $(SAGEMAKER_VENV)/bin/python || $(PY312) -m venv $(SAGEMAKER_VENV)
+	$(SAGEMAKER_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAGEMAKER_VENV)/bin/python -m pip install --quiet -r requirements-sagemaker.txt
+	touch $@
+
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PY312) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $@
+
 venv: $(VENV)/.installed
+
+tools: $(SAGEMAKER_VENV)/.installed $(CHECKOV_VENV)/.installed
 
 demo: venv
 	$(VENV)/bin/mlpipe run data/titanic.csv --out out/demo
 
-test: venv
+test: venv tools
 	$(PYTHON) -m pytest
 
 unit: venv
@@ -32,15 +51,20 @@ unit: venv
 integration: venv
 	$(PYTHON) -m pytest tests/integration
 
-e2e: venv
+e2e: venv tools
 	$(PYTHON) -m pytest tests/e2e
 
-lint: venv
+lint: venv tools
 	sam validate --lint
 	$(VENV)/bin/cfn-lint template.yaml
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --framework cloudformation -f template.yaml
+
+# Regenerate the template's XGBoost image registry table from the sagemaker SDK.
+images: tools
+	$(SAGEMAKER_VENV)/bin/python scripts/xgboost_images.py --write template.yaml
 
 bench: venv
 	$(PYTHON) bench/bench_chain.py
 
 clean:
-	rm -rf $(VENV) .aws-sam out
+	rm -rf $(VENV) $(SAGEMAKER_VENV) $(CHECKOV_VENV) .aws-sam out .mlpipe
