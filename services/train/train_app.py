@@ -23,6 +23,8 @@ def settings_from_env() -> train_core.TrainingSettings:
         volume_gb=config.env_int("TRAINING_VOLUME_GB"),
         max_runtime_seconds=config.env_int("TRAINING_MAX_RUNTIME_SECONDS"),
         hyperparameters=config.env_json("HYPERPARAMETERS"),
+        spot=config.env_str("ENABLE_MANAGED_SPOT_TRAINING") == "true",
+        spot_max_wait_seconds=config.env_int("SPOT_MAX_WAIT_SECONDS"),
     )
 
 

@@ -18,11 +18,21 @@ class TrainingSettings:
     volume_gb: int
     max_runtime_seconds: int
     hyperparameters: dict
+    spot: bool = False
+    spot_max_wait_seconds: int = 0
 
 
 def training_job_request(bucket: str, job_prefix: str, run_id: str, settings: TrainingSettings) -> dict:
     keys = layout.RunKeys(run_id)
-    return {
+    stopping = {"MaxRuntimeInSeconds": settings.max_runtime_seconds}
+    if settings.spot:
+        if settings.spot_max_wait_seconds < settings.max_runtime_seconds:
+            raise ValueError(
+                f"SpotMaxWaitSeconds ({settings.spot_max_wait_seconds}) must be at least "
+                f"TrainingMaxRuntimeSeconds ({settings.max_runtime_seconds})"
+            )
+        stopping["MaxWaitTimeInSeconds"] = settings.spot_max_wait_seconds
+    request = {
         "TrainingJobName": layout.job_name(job_prefix, run_id),
         "AlgorithmSpecification": {"TrainingImage": settings.image, "TrainingInputMode": "File"},
         "RoleArn": settings.role_arn,
@@ -49,6 +59,9 @@ def training_job_request(bucket: str, job_prefix: str, run_id: str, settings: Tr
             "InstanceCount": settings.instance_count,
             "VolumeSizeInGB": settings.volume_gb,
         },
-        "StoppingCondition": {"MaxRuntimeInSeconds": settings.max_runtime_seconds},
+        "StoppingCondition": stopping,
         "Tags": [{"Key": RUN_ID_TAG, "Value": run_id}],
     }
+    if settings.spot:
+        request["EnableManagedSpotTraining"] = True
+    return request

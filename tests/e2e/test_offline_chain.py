@@ -89,3 +89,16 @@ def test_handler_logs_are_json_with_the_run_id(offline, titanic_bytes):
     lines = [json.loads(line) for _, line in offline.logs if line.startswith("{")]
     of_run = [line for line in lines if line.get("correlation_id") == run_id]
     assert {line["service"] for line in of_run} == {"preprocess", "split", "train", "infer", "evaluate"}
+
+
+def test_another_container_version_trains_with_its_own_xgboost_release(titanic_bytes):
+    """XGBoostVersion=3.0-5: the image, the offline trainer's xgboost (3.0.5) and the model all follow the choice."""
+    from mlpipe.offline.cloud import OfflineCloud
+    from tests.e2e.conftest import run_file
+
+    with OfflineCloud(parameter_overrides={"XGBoostVersion": "3.0-5"}) as cloud:
+        run_id = run_file(cloud, titanic_bytes, "raw/titanic.csv", timeout=600)
+        job = layout.job_name(cloud.job_prefix, run_id)
+        assert cloud.sagemaker.training_jobs[job]["AlgorithmSpecification"]["TrainingImage"].endswith("/sagemaker-xgboost:3.0-5")
+        assert cloud.sagemaker.releases[job] == "3.0.5"
+        assert read_json(cloud, layout.RunKeys(run_id).metrics)["accuracy"] >= 0.78

@@ -74,3 +74,15 @@ def test_run_id_comes_from_tags_or_the_job_name():
 
 def test_missing_artifacts_ask_for_a_describe_call():
     assert infer_core.completed_training(completed_detail(ModelArtifacts={}), "mlpipe") is None
+
+
+def test_spot_training_sets_the_wait_limit():
+    from dataclasses import replace
+
+    request = train_core.training_job_request("bkt", "mlpipe", RUN, replace(SETTINGS, spot=True, spot_max_wait_seconds=7200))
+    assert_valid("CreateTrainingJob", request)
+    assert request["EnableManagedSpotTraining"] is True
+    assert request["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 7200}
+    assert "EnableManagedSpotTraining" not in train_core.training_job_request("bkt", "mlpipe", RUN, SETTINGS)
+    with pytest.raises(ValueError, match="SpotMaxWaitSeconds"):
+        train_core.training_job_request("bkt", "mlpipe", RUN, replace(SETTINGS, spot=True, spot_max_wait_seconds=60))

@@ -57,7 +57,8 @@ def test_feature_count_mismatch_fails():
         container.transform(booster, b"0.1,0.2\n")
 
 
-def test_installed_xgboost_is_the_one_in_the_container():
-    container.check_release("1.7-1")
+def test_each_container_version_has_its_release_and_the_default_is_installed():
+    assert container.release_of("1.7-1") == container.installed_release() == xgboost.__version__ == "1.7.4"
+    assert container.release_of("3.0-5") == "3.0.5"
     with pytest.raises(container.AlgorithmError, match="no offline trainer"):
-        container.check_release("0.90-1")
+        container.release_of("0.90-1")

@@ -64,6 +64,7 @@ class OfflineSageMaker:
         self.models: dict[str, dict] = {}
         self.transform_jobs: dict[str, dict] = {}
         self.tags: dict[str, list] = {}
+        self.releases: dict[str, str] = {}  # job name -> the xgboost release that ran it
         self.calls: list[str] = []
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -189,14 +190,19 @@ class OfflineSageMaker:
         try:
             if self.faults.fail_training:
                 raise xgboost_container.AlgorithmError(self.faults.fail_training)
-            xgboost_container.check_release(self._image_version(job["AlgorithmSpecification"]["TrainingImage"]))
+            release = xgboost_container.release_of(self._image_version(job["AlgorithmSpecification"]["TrainingImage"]))
+            self.releases[name] = release
             channels = {c["ChannelName"]: c for c in job["InputDataConfig"]}
             if "train" not in channels:
                 raise xgboost_container.AlgorithmError("channel 'train' is required")
             if channels["train"].get("ContentType") != "text/csv":
                 raise xgboost_container.AlgorithmError("the train channel has no ContentType text/csv: the container would read it as libsvm")
             data = b"".join(body for _, body in self._read_prefix(channels["train"]["DataSource"]["S3DataSource"]["S3Uri"]))
-            model = xgboost_container.train(data, job.get("HyperParameters", {}))
+            hyperparameters = job.get("HyperParameters", {})
+            if release == xgboost_container.installed_release():
+                model = xgboost_container.train(data, hyperparameters)
+            else:
+                model = xgboost_container.run_in_release(release, "train", data=data, hyperparameters=json.dumps(hyperparameters))
             artifact = posixpath.join(job["OutputDataConfig"]["S3OutputPath"].rstrip("/"), name, "output", "model.tar.gz")
             self._write(artifact, model)
             job.update(TrainingJobStatus="Completed", SecondaryStatus="Completed", ModelArtifacts={"S3ModelArtifacts": artifact})
@@ -262,17 +268,22 @@ class OfflineSageMaker:
             if self.faults.fail_transform:
                 raise xgboost_container.AlgorithmError(self.faults.fail_transform)
             model = self.models[job["ModelName"]]["PrimaryContainer"]
-            self._image_version(model["Image"])
+            release = xgboost_container.release_of(self._image_version(model["Image"]))
+            self.releases[name] = release
             transform_input = job["TransformInput"]
             if transform_input.get("ContentType") != "text/csv" or transform_input.get("SplitType") != "Line":
                 raise xgboost_container.AlgorithmError("the offline transform supports ContentType text/csv with SplitType Line")
             bucket, _, key = model["ModelDataUrl"][len("s3://"):].partition("/")
-            booster = xgboost_container.load_model(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+            archive = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            in_process = release == xgboost_container.installed_release()
+            booster = xgboost_container.load_model(archive) if in_process else None
             # Batch transform writes <S3OutputPath>/<input file name>.out, and only once the whole file succeeded.
             outputs = []
             for input_key, body in self._read_prefix(transform_input["DataSource"]["S3DataSource"]["S3Uri"]):
                 out_uri = posixpath.join(job["TransformOutput"]["S3OutputPath"].rstrip("/"), posixpath.basename(input_key) + ".out")
-                outputs.append((out_uri, xgboost_container.transform(booster, body)))
+                predictions = (xgboost_container.transform(booster, body) if in_process
+                               else xgboost_container.run_in_release(release, "transform", data=body, model=archive))
+                outputs.append((out_uri, predictions))
             for out_uri, predictions in outputs:
                 self._write(out_uri, predictions)
             job["TransformJobStatus"] = "Completed"

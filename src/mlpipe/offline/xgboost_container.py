@@ -9,15 +9,24 @@ without a label and answers one prediction per record.
 
 from __future__ import annotations
 
+import argparse
 import io
+import json
+import os
+import subprocess
+import sys
 import tarfile
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
 
-CONTAINER_XGBOOST = {"1.7-1": "1.7.4"}
+# The xgboost release inside each container version (aws/sagemaker-xgboost-container, docker/<version>/base/Dockerfile.cpu).
+CONTAINER_XGBOOST = {"1.7-1": "1.7.4", "3.0-5": "3.0.5"}
 MODEL_FILE = "xgboost-model"
+RELEASES_HOME = Path(os.environ.get("MLPIPE_HOME", ".mlpipe")) / "xgboost"
+_INSTALL_LOCK = threading.Lock()
 
 
 class AlgorithmError(Exception):
@@ -30,13 +39,17 @@ def _xgboost():
     return xgboost
 
 
-def check_release(container_version: str) -> None:
-    xgboost = _xgboost()
-    expected = CONTAINER_XGBOOST.get(container_version)
-    if expected is None:
+def release_of(container_version: str) -> str:
+    release = CONTAINER_XGBOOST.get(container_version)
+    if release is None:
         raise AlgorithmError(f"no offline trainer for sagemaker-xgboost:{container_version}; known: {sorted(CONTAINER_XGBOOST)}")
-    if xgboost.__version__ != expected:
-        raise AlgorithmError(f"sagemaker-xgboost:{container_version} runs xgboost {expected}, but {xgboost.__version__} is installed")
+    return release
+
+
+def installed_release() -> str:
+    from importlib.metadata import version
+
+    return version("xgboost")
 
 
 def _parse_value(text: str):
@@ -98,3 +111,60 @@ def transform(booster, records: bytes) -> bytes:
         )
     predictions = booster.predict(_xgboost().DMatrix(features))
     return "".join(f"{value}\n" for value in predictions.tolist()).encode()
+
+
+# -- other container versions: the job runs in a process with that version's xgboost release -------------
+def release_dir(release: str) -> Path:
+    """A folder holding exactly this xgboost release, installed from PyPI on first use."""
+    target = RELEASES_HOME / release
+    with _INSTALL_LOCK:
+        if not (target / ".complete").exists():
+            # The CPU-only wheel of xgboost 2 and later has the same Python API and model format.
+            package = f"xgboost-cpu=={release}" if int(release.split(".")[0]) >= 2 else f"xgboost=={release}"
+            result = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), package],
+                                    capture_output=True, text=True)
+            if result.returncode != 0:
+                raise AlgorithmError(f"could not install {package} for the offline container: {result.stderr.strip()[-500:]}")
+            (target / ".complete").write_text(release)
+    return target
+
+
+def run_in_release(release: str, command: str, **files: bytes | str) -> bytes:
+    """Run train or transform in a process whose xgboost is ``release``; return the output file's bytes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        args = [sys.executable, "-m", "mlpipe.offline.xgboost_container", command, "--release", release, "--out", f"{tmp}/out"]
+        for name, content in files.items():
+            path = Path(tmp) / name
+            path.write_bytes(content if isinstance(content, bytes) else content.encode())
+            args += [f"--{name}", str(path)]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(release_dir(release)), os.environ.get("PYTHONPATH", "")])}
+        result = subprocess.run(args, capture_output=True, text=True, env=env)
+        if result.returncode != 0:
+            raise AlgorithmError(result.stderr.strip().splitlines()[-1] if result.stderr.strip() else f"exit code {result.returncode}")
+        return (Path(tmp) / "out").read_bytes()
+
+
+def _main() -> None:
+    parser = argparse.ArgumentParser(description="one train or transform step of the offline container")
+    parser.add_argument("command", choices=["train", "transform"])
+    parser.add_argument("--release", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--hyperparameters")
+    parser.add_argument("--model")
+    args = parser.parse_args()
+    if _xgboost().__version__ != args.release:
+        raise SystemExit(f"AlgorithmError: expected xgboost {args.release}, loaded {_xgboost().__version__}")
+    data = Path(args.data).read_bytes()
+    try:
+        if args.command == "train":
+            output = train(data, json.loads(Path(args.hyperparameters).read_text()))
+        else:
+            output = transform(load_model(Path(args.model).read_bytes()), data)
+    except AlgorithmError as err:
+        raise SystemExit(f"AlgorithmError: {err}") from None
+    Path(args.out).write_bytes(output)
+
+
+if __name__ == "__main__":
+    _main()
