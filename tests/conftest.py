@@ -18,3 +18,14 @@ EVENTS = ROOT / "events"
 @pytest.fixture(scope="session")
 def titanic_bytes() -> bytes:
     return DATA.read_bytes()
+
+
+# Lines the tests want shown after the run (package sizes, cold import times).
+REPORT: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    if REPORT:
+        terminalreporter.section("measured")
+        for line in REPORT:
+            terminalreporter.write_line(line)

@@ -1,0 +1,171 @@
+"""Least privilege, asserted on the IAM policies aws-sam-translator generates from the real template."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from samcli.yamlhelper import yaml_parse
+from samtranslator.translator.transform import transform
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.e2e
+FUNCTIONS = ["PreprocessFunction", "SplitFunction", "TrainFunction", "InferFunction", "EvaluateFunction", "FailureFunction"]
+# Actions without resource-level permissions: the only ones allowed on "*".
+NO_RESOURCE_LEVEL = {"cloudwatch:PutMetricData", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
+
+class _NoManagedPolicies:
+    def load(self) -> dict:
+        return {}
+
+
+@pytest.fixture(scope="module")
+def translated(monkeypatch_module) -> dict:
+    template = yaml_parse((ROOT / "template.yaml").read_text())
+    for lid, resource in template["Resources"].items():  # as `sam package` would have left them
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = f"s3://packaged/{lid}.zip"
+        if resource["Type"] == "AWS::Serverless::LayerVersion":
+            resource["Properties"]["ContentUri"] = f"s3://packaged/{lid}.zip"
+    return transform(template, {}, _NoManagedPolicies())
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    yield mp
+    mp.undo()
+
+
+def statements(role: dict) -> list[dict]:
+    found = []
+    for policy in role["Properties"].get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            statement = dict(statement)
+            statement["Action"] = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+            statement["Resource"] = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            found.append(statement)
+    return found
+
+
+def role_of(translated: dict, function: str) -> dict:
+    return translated["Resources"][f"{function}Role"]
+
+
+def allowed(role: dict, action: str) -> list:
+    return [r for s in statements(role) if s["Effect"] == "Allow" and action in s["Action"] for r in s["Resource"]]
+
+
+def s3_prefixes(resources: list) -> set[str]:
+    """The key prefixes of ${DataBucket.Arn}/<prefix>/* resources."""
+    prefixes = set()
+    for resource in resources:
+        text = resource.get("Fn::Sub") if isinstance(resource, dict) else resource
+        match = re.fullmatch(r"\$\{DataBucket\.Arn\}/([A-Za-z-]+)/\*", text or "")
+        assert match, f"unexpected S3 resource {resource}"
+        prefixes.add(match[1])
+    return prefixes
+
+
+def test_one_role_per_function(translated):
+    roles = [lid for lid, r in translated["Resources"].items() if r["Type"] == "AWS::IAM::Role"]
+    assert sorted(roles) == sorted([f"{f}Role" for f in FUNCTIONS] + ["SageMakerExecutionRole"])
+
+
+def test_no_wildcard_actions_and_star_resources_only_where_unavoidable(translated):
+    for lid, resource in translated["Resources"].items():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        for statement in statements(resource):
+            if statement["Effect"] != "Allow":
+                continue
+            for action in statement["Action"]:
+                assert "*" not in action, f"{lid}: wildcard action {action}"
+            if "*" in statement["Resource"]:
+                assert set(statement["Action"]) <= NO_RESOURCE_LEVEL, f"{lid}: {statement['Action']} on *"
+
+
+def test_every_star_resource_in_the_template_says_why():
+    lines = (ROOT / "template.yaml").read_text().splitlines()
+    stars = [line for line in lines if re.search(r'Resource:\s*"\*"', line)]
+    assert stars and all("no resource-level permissions" in line for line in stars)
+
+
+@pytest.mark.parametrize(
+    ("function", "reads", "writes"),
+    [
+        ("PreprocessFunction", {"raw", "processed", "errors", "runs"}, {"processed", "errors", "runs"}),
+        ("SplitFunction", {"processed", "splitData", "runs"}, {"splitData", "runs"}),
+        ("TrainFunction", {"runs"}, {"runs"}),
+        ("InferFunction", {"runs"}, {"runs"}),
+        ("EvaluateFunction", {"inference-output", "splitData", "evaluation", "runs"}, {"evaluation", "runs"}),
+        ("FailureFunction", {"errors", "runs"}, {"errors", "runs"}),
+    ],
+)
+def test_each_function_reads_and_writes_only_its_prefixes(translated, function, reads, writes):
+    role = role_of(translated, function)
+    assert s3_prefixes(allowed(role, "s3:PutObject")) == writes
+    assert s3_prefixes(allowed(role, "s3:GetObject")) == reads
+    assert "raw" not in s3_prefixes(allowed(role, "s3:PutObject"))  # uploads are never written by the chain
+    for action in ("s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectAcl"):
+        assert allowed(role, action) == []
+
+
+def test_only_train_and_infer_call_sagemaker_and_only_on_the_stack_job_prefix(translated):
+    for function in FUNCTIONS:
+        actions = {a for s in statements(role_of(translated, function)) for a in s["Action"] if a.startswith("sagemaker:")}
+        if function == "TrainFunction":
+            assert actions == {"sagemaker:CreateTrainingJob", "sagemaker:AddTags"}
+        elif function == "InferFunction":
+            assert actions == {"sagemaker:CreateModel", "sagemaker:CreateTransformJob", "sagemaker:DescribeTrainingJob", "sagemaker:AddTags"}
+        else:
+            assert actions == set(), f"{function} may not call SageMaker"
+    for function in ("TrainFunction", "InferFunction"):
+        for statement in statements(role_of(translated, function)):
+            if any(a.startswith("sagemaker:") for a in statement["Action"]):
+                for resource in statement["Resource"]:
+                    assert re.search(r":(training-job|model|transform-job)/\$\{JobNamePrefix\}-\*$", resource["Fn::Sub"])
+
+
+def test_pass_role_only_for_the_sagemaker_role_and_only_to_sagemaker(translated):
+    for function in FUNCTIONS:
+        passes = [s for s in statements(role_of(translated, function)) if "iam:PassRole" in s["Action"]]
+        if function not in ("TrainFunction", "InferFunction"):
+            assert passes == []
+            continue
+        (statement,) = passes
+        assert statement["Resource"] == [{"Fn::GetAtt": ["SageMakerExecutionRole", "Arn"]}]
+        assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+
+
+def test_sagemaker_role_reads_inputs_and_writes_outputs_only(translated):
+    role = translated["Resources"]["SageMakerExecutionRole"]
+    assert s3_prefixes(allowed(role, "s3:GetObject")) == {"splitData", "models"}
+    assert s3_prefixes(allowed(role, "s3:PutObject")) == {"models", "inference-output"}
+    trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert [s["Principal"] for s in trust] == [{"Service": "sagemaker.amazonaws.com"}]
+
+
+def test_functions_may_send_only_to_their_failure_destination(translated):
+    for function in FUNCTIONS:
+        queues = allowed(role_of(translated, function), "sqs:SendMessage")
+        expected = "UnhandledFailureQueue" if function == "FailureFunction" else "FunctionFailureQueue"
+        assert queues == [{"Fn::GetAtt": [expected, "Arn"]}]
+
+
+def test_bucket_is_private_encrypted_versioned_tls_only_and_expires_intermediates(translated):
+    bucket = translated["Resources"]["DataBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values()) and len(bucket["PublicAccessBlockConfiguration"]) == 4
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert bucket["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    encryption = json.dumps(bucket["BucketEncryption"])
+    assert '"AES256"' in encryption and '"aws:kms"' in encryption and "DataKmsKeyArn" in encryption
+    expiring = {r.get("Prefix") for r in bucket["LifecycleConfiguration"]["Rules"] if "ExpirationInDays" in r}
+    assert expiring == {"processed/", "splitData/", "inference-output/"}
+    policy = translated["Resources"]["DataBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    (deny,) = [s for s in policy if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
