@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pipeline_common import layout, runs
 
-from .follow import RunFollower, RunOutcome, Step
+from .follow import RunFollower, RunOutcome, Step, read_json
 
 METRIC_ORDER = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
 HISTORY = Path(os.environ.get("MLPIPE_HOME", ".mlpipe")) / "bucket"
@@ -40,6 +40,54 @@ class LocalBucket:
 
     def location(self, key: str) -> str:
         return str(self.root / key)
+
+
+class S3Bucket:
+    """A deployed stack's bucket, read directly."""
+
+    def __init__(self, s3, bucket: str):
+        self.s3, self.bucket = s3, bucket
+
+    def get_json(self, key: str) -> dict | None:
+        return read_json(self.s3, self.bucket, key)
+
+    def run_ids(self) -> list[str]:
+        ids = []
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=layout.RUNS, Delimiter="/"):
+            ids += [p["Prefix"].split("/")[1] for p in page.get("CommonPrefixes", [])]
+        return sorted(ids)
+
+    def location(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+
+def stack_bucket(stack: str, region: str | None) -> tuple[object, str]:
+    """The S3 client and data bucket of a deployed stack, from its Outputs."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    session = boto3.Session(region_name=region)
+    try:
+        described = session.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    except (ClientError, BotoCoreError) as err:
+        raise SystemExit(f"mlpipe: cannot read stack {stack!r}: {err}") from None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+    if "DataBucketName" not in outputs:
+        raise SystemExit(f"mlpipe: stack {stack!r} has no DataBucketName output; is it an mlpipe stack?")
+    return session.client("s3"), outputs["DataBucketName"]
+
+
+def mirror_run(s3, bucket: str, run_id: str, raw_key: str, out_dir: Path) -> list[str]:
+    """Copy the objects of one run (and its upload) from a deployed bucket to out_dir/<key>."""
+    keys = [raw_key]
+    for prefix in (layout.PROCESSED, layout.SPLIT, layout.MODELS, layout.INFERENCE_OUTPUT, layout.EVALUATION, layout.ERRORS, layout.RUNS):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}{run_id}/"):
+            keys += [obj["Key"] for obj in page.get("Contents", [])]
+    for key in keys:
+        target = out_dir / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    return keys
 
 
 def mirror_bucket(s3, bucket: str, out_dir: Path) -> list[str]:
@@ -78,13 +126,56 @@ def _fault_options(args: argparse.Namespace):
     )
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from .offline.cloud import OfflineCloud
+def _upload(s3, bucket: str, source: Path) -> tuple[str, str]:
+    key = f"{layout.RAW}{source.name}"
+    response = s3.put_object(Bucket=bucket, Key=key, Body=source.read_bytes())
+    version = response.get("VersionId")
+    if not version:
+        raise SystemExit(f"mlpipe: bucket {bucket} gave no version id; the pipeline's bucket must be versioned")
+    run_id = layout.run_id_for_upload(key, version, None)
+    _print(f"uploaded {key} (version {version}) -> run {run_id}")
+    return key, run_id
 
+
+def _report(outcome: RunOutcome, keys: list[str], out_dir: Path | None, run_keys: layout.RunKeys) -> None:
+    print_outcome(outcome)
+    if out_dir is None:
+        return
+    _print(f"mirrored {len(keys)} objects to {out_dir}/")
+    if outcome.succeeded:
+        _print(f"metrics: {out_dir / run_keys.metrics}")
+        _print(f"report:  {out_dir / run_keys.report}")
+    elif outcome.error:
+        _print(f"error:   {out_dir / run_keys.error}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
     source = Path(args.file)
     if not source.is_file():
         _print(f"mlpipe: {source} is not a file")
         return 2
+    return run_on_stack(args, source) if args.stack else run_offline(args, source)
+
+
+def run_on_stack(args: argparse.Namespace, source: Path) -> int:
+    """Upload to a deployed stack's bucket and follow the run there."""
+    started = time.monotonic()
+    s3, bucket = stack_bucket(args.stack, args.region)
+    _print(f"stack {args.stack}: bucket {bucket}")
+    key, run_id = _upload(s3, bucket, source)
+    follower = RunFollower(s3, bucket, run_id, _show_step)
+    outcome = follower.follow(timeout=args.timeout, interval=2.0)
+    out_dir = Path(args.out) if args.out else None
+    keys = mirror_run(s3, bucket, run_id, key, out_dir) if out_dir else []
+    _report(outcome, keys, out_dir, follower.keys)
+    _print(f"total {time.monotonic() - started:.1f}s")
+    return 0 if outcome.succeeded else 1
+
+
+def run_offline(args: argparse.Namespace, source: Path) -> int:
+    """Start the offline cloud, upload, follow, and keep a copy of the bucket."""
+    from .offline.cloud import OfflineCloud
+
     overrides = dict(item.split("=", 1) for item in args.param)
     started = time.monotonic()
 
@@ -96,10 +187,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     with cloud:
         _print(f"offline cloud up in {time.monotonic() - started:.1f}s: {len(cloud.pools)} functions, "
                f"routes from {cloud.stack.template_path.name}")
-        key = f"{layout.RAW}{source.name}"
-        response = cloud.upload(source, key)
-        run_id = layout.run_id_for_upload(key, response.get("VersionId"), None)
-        _print(f"uploaded {key} (version {response.get('VersionId')}) -> run {run_id}")
+        _, run_id = _upload(cloud.client("s3"), cloud.bucket, source)
 
         def stalled() -> str | None:
             if not cloud.is_idle():
@@ -113,24 +201,36 @@ def cmd_run(args: argparse.Namespace) -> int:
             cloud.settle(timeout=60, quiet=0.05)  # let duplicates and retries finish before the bucket is copied
         except TimeoutError as err:
             _print(f"mlpipe: {err}")
-        print_outcome(outcome)
         keys = mirror_bucket(cloud.client("s3"), cloud.bucket, HISTORY)  # `mlpipe runs` and `mlpipe show` read this history
-        if args.out:
-            out_dir = Path(args.out)
-            for key in keys:
-                (out_dir / key).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(HISTORY / key, out_dir / key)
-            _print(f"mirrored {len(keys)} objects to {out_dir}/")
-            if outcome.succeeded:
-                _print(f"metrics: {out_dir / follower.keys.metrics}")
-                _print(f"report:  {out_dir / follower.keys.report}")
-            elif outcome.error:
-                _print(f"error:   {out_dir / follower.keys.error}")
+        out_dir = Path(args.out) if args.out else None
+        for key in keys if out_dir else []:
+            (out_dir / key).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(HISTORY / key, out_dir / key)
+        _report(outcome, keys, out_dir, follower.keys)
     _print(f"total {time.monotonic() - started:.1f}s")
     return 0 if outcome.succeeded else 1
 
 
-def _reader(args: argparse.Namespace) -> LocalBucket:
+def cmd_cloud(args: argparse.Namespace) -> int:
+    """Keep an offline cloud running for other tools: AWS CLI, boto3, `mlpipe run --stack`."""
+    from .offline.cloud import OfflineCloud
+
+    with OfflineCloud(options=_fault_options(args), parameter_overrides=dict(i.split("=", 1) for i in args.param)) as cloud:
+        cloud.register_stack()
+        _print(f"# offline cloud: stack {cloud.stack.name}, bucket {cloud.bucket}. Ctrl-C stops it.")
+        for name, value in cloud.aws_environment().items():
+            _print(f"export {name}={value}")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def _reader(args: argparse.Namespace) -> LocalBucket | S3Bucket:
+    if args.stack:
+        return S3Bucket(*stack_bucket(args.stack, args.region))
     return LocalBucket(Path(args.dir) if args.dir else HISTORY)
 
 
@@ -190,6 +290,16 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _offline_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a template Parameter offline, e.g. --param NumRound=50 (repeatable)")
+    faults = parser.add_argument_group("fault injection (offline cloud)")
+    faults.add_argument("--duplicate-events", action="store_true", help="deliver every event twice, at the same moment")
+    faults.add_argument("--fail", action="append", default=[], choices=["train", "transform"],
+                        help="make that SageMaker job end Failed with a reason (repeatable)")
+    faults.add_argument("--throttle", type=int, default=0, metavar="N", help="answer the first N SageMaker calls with ThrottlingException")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlpipe", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -197,21 +307,24 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("file", help="a CSV with the Titanic columns")
     run.add_argument("--out", help="mirror the bucket's objects into this folder")
     run.add_argument("--timeout", type=float, default=600, help="seconds to wait for the run to end (default 600)")
-    run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                     help="override a template Parameter, e.g. --param NumRound=50 (repeatable)")
-    faults = run.add_argument_group("fault injection (offline cloud)")
-    faults.add_argument("--duplicate-events", action="store_true", help="deliver every event twice, at the same moment")
-    faults.add_argument("--fail", action="append", default=[], choices=["train", "transform"],
-                        help="make that SageMaker job end Failed with a reason (repeatable)")
-    faults.add_argument("--throttle", type=int, default=0, metavar="N", help="answer the first N SageMaker calls with ThrottlingException")
+    run.add_argument("--stack", help="run on this deployed stack (its bucket from the stack's Outputs) instead of offline")
+    run.add_argument("--region", help="the stack's region (default: your AWS configuration)")
+    _offline_arguments(run)
     run.set_defaults(func=cmd_run)
 
+    cloud = sub.add_parser("cloud", help="keep an offline cloud running and print the environment that reaches it")
+    _offline_arguments(cloud)
+    cloud.set_defaults(func=cmd_cloud)
+
     runs_cmd = sub.add_parser("runs", help="list runs with status, start, duration and accuracy")
-    runs_cmd.add_argument("--dir", help=f"a folder mirroring a bucket (default {HISTORY})")
-    runs_cmd.set_defaults(func=cmd_runs)
     show = sub.add_parser("show", help="print a run's status, timeline, failure and metrics")
     show.add_argument("run", help="run id")
-    show.add_argument("--dir", help=f"a folder mirroring a bucket (default {HISTORY})")
+    for command in (runs_cmd, show):
+        where = command.add_mutually_exclusive_group()
+        where.add_argument("--dir", help=f"a folder mirroring a bucket (default {HISTORY})")
+        where.add_argument("--stack", help="read the runs of this deployed stack")
+        command.add_argument("--region", help="the stack's region")
+    runs_cmd.set_defaults(func=cmd_runs)
     show.set_defaults(func=cmd_show)
     return parser
 

@@ -216,6 +216,17 @@ class OfflineCloud:
                 events.put_rule(Name=route.rule_name, EventPattern=json.dumps(route.pattern), State="ENABLED")
                 events.put_targets(Rule=route.rule_name, Targets=[{"Id": lid, "Arn": f"arn:aws:sqs:{self.region}:{ACCOUNT_ID}:{name}"}])
 
+    def register_stack(self) -> None:
+        """A CloudFormation stack with the template's Outputs, so `mlpipe run --stack` finds this cloud as it finds AWS.
+
+        Not done at start: moto's CloudFormation loads every service's models, a second of CPU a plain run does not need.
+        """
+        body = {
+            "Resources": {"Placeholder": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+            "Outputs": {name: {"Value": value} for name, value in self.stack.outputs().items()},
+        }
+        self.client("cloudformation").create_stack(StackName=self.stack.name, TemplateBody=json.dumps(body))
+
     def stop(self) -> None:
         self._stop.set()
         # Dispatchers may sit in a one-second long poll: they are daemons and end at their next look at _stop.

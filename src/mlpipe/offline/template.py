@@ -64,6 +64,14 @@ class Stack:
     def name_of(self, logical_id: str) -> str:
         return self.physical_names[logical_id]
 
+    def outputs(self) -> dict[str, str]:
+        """The template's Outputs, resolved to the offline names (what DescribeStacks would list)."""
+        template = yaml_parse(self.template_path.read_text())
+        names = list(template.get("Outputs", {}))
+        # Resolved as a list: the resolver would also resolve dict keys that happen to be logical ids.
+        values = self.resolver.resolve_attribute({"values": [template["Outputs"][name]["Value"] for name in names]})["values"]
+        return {name: str(value) for name, value in zip(names, values)}
+
     def properties(self, logical_id: str) -> dict:
         """A resource's Properties with intrinsics resolved to the offline names."""
         return self.resolver.resolve_attribute(self.resources[logical_id].get("Properties", {}))
