@@ -211,6 +211,25 @@ def run_offline(args: argparse.Namespace, source: Path) -> int:
     return 0 if outcome.succeeded else 1
 
 
+def cmd_empty(args: argparse.Namespace) -> int:
+    """Delete every object version and delete marker of a stack's bucket, so `sam delete` can remove it."""
+    s3, bucket = stack_bucket(args.stack, args.region)
+    if not args.yes:
+        answer = input(f"delete every object and version in s3://{bucket}? type the bucket name to confirm: ")
+        if answer.strip() != bucket:
+            _print("mlpipe: nothing deleted")
+            return 1
+    deleted = 0
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        batch = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        for start in range(0, len(batch), 1000):
+            chunk = batch[start:start + 1000]
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": chunk, "Quiet": True})
+            deleted += len(chunk)
+    _print(f"deleted {deleted} object versions from s3://{bucket}; now `sam delete --stack-name {args.stack}`")
+    return 0
+
+
 def cmd_cloud(args: argparse.Namespace) -> int:
     """Keep an offline cloud running for other tools: AWS CLI, boto3, `mlpipe run --stack`."""
     from .offline.cloud import OfflineCloud
@@ -315,6 +334,12 @@ def build_parser() -> argparse.ArgumentParser:
     cloud = sub.add_parser("cloud", help="keep an offline cloud running and print the environment that reaches it")
     _offline_arguments(cloud)
     cloud.set_defaults(func=cmd_cloud)
+
+    empty = sub.add_parser("empty", help="delete every object version of a deployed stack's bucket (before `sam delete`)")
+    empty.add_argument("--stack", required=True)
+    empty.add_argument("--region")
+    empty.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    empty.set_defaults(func=cmd_empty)
 
     runs_cmd = sub.add_parser("runs", help="list runs with status, start, duration and accuracy")
     show = sub.add_parser("show", help="print a run's status, timeline, failure and metrics")

@@ -63,3 +63,17 @@ def test_an_unknown_stack_is_named_in_the_error(deployed, tmp_path):
     assert result.returncode != 0
     assert "cannot read stack 'no-such-stack'" in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_empty_removes_every_version_so_the_stack_can_be_deleted(deployed, tmp_path):
+    s3 = deployed.client("s3")
+    s3.put_object(Bucket=deployed.bucket, Key="raw/extra.txt", Body=b"one")
+    s3.put_object(Bucket=deployed.bucket, Key="raw/extra.txt", Body=b"two")
+    s3.delete_object(Bucket=deployed.bucket, Key="raw/extra.txt")  # leaves a delete marker
+    declined = subprocess.run([str(MLPIPE), "empty", "--stack", deployed.stack.name], input="wrong-name\n", capture_output=True,
+                              text=True, env={**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **deployed.aws_environment()})
+    assert declined.returncode == 1 and s3.list_object_versions(Bucket=deployed.bucket).get("Versions")
+    result = mlpipe(deployed, tmp_path, "empty", "--stack", deployed.stack.name, "--yes")
+    assert result.returncode == 0, result.stderr
+    listing = s3.list_object_versions(Bucket=deployed.bucket)
+    assert not listing.get("Versions") and not listing.get("DeleteMarkers")

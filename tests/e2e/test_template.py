@@ -92,3 +92,14 @@ def test_built_function_imports_with_only_its_package_and_layers(built, logical_
     unzipped = sum(dir_size(p) for p in paths)
     REPORT.append(f"{logical_id:<20} unzipped {unzipped / 1e6:6.1f} MB (limit 262.1 MB)  cold import {float(result.stdout):.2f} s")
     assert unzipped < 250 * 1024 * 1024
+
+
+def test_samconfig_gives_deploy_what_it_needs():
+    import tomllib
+
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())["default"]
+    deploy = config["deploy"]["parameters"]
+    assert deploy["capabilities"] == "CAPABILITY_IAM"  # the stack creates roles
+    assert deploy["resolve_s3"] is True  # sam manages the artifact bucket: no bucket name to type
+    assert config["global"]["parameters"]["stack_name"]
+    assert "region" not in deploy  # chosen at `sam deploy --guided`, any commercial region
