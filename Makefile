@@ -14,7 +14,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 SAGEMAKER_VENV := .venv-sagemaker
 CHECKOV_VENV := .venv-checkov
 
-.PHONY: venv tools demo test unit integration e2e bench lint images clean
+.PHONY: venv tools browser demo test unit integration e2e bench lint images clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PY312)" || { echo "Python 3.12 not found: install it (pyenv install 3.12) or set PY312=/path/to/python3.12"; exit 1; }
@@ -37,7 +37,10 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 
 venv: $(VENV)/.installed
 
-tools: $(SAGEMAKER_VENV)/.installed $(CHECKOV_VENV)/.installed
+tools: $(SAGEMAKER_VENV)/.installed $(CHECKOV_VENV)/.installed browser
+
+browser:
+	scripts/install-chromium.sh
 
 demo: venv
 	$(VENV)/bin/mlpipe run data/titanic.csv --out out/demo

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# Lambda sets a function's environment before its code is imported; Powertools' Metrics reads the
+# namespace then. The handler tests import the handlers once, so the template's namespace is set first.
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "mlpipe")
 for path in (ROOT / "layers" / "common", *sorted((ROOT / "services").iterdir())):
     sys.path.insert(0, str(path))
 

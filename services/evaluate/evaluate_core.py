@@ -95,16 +95,3 @@ def evaluate(predictions_body: bytes, labels_body: bytes, threshold: float) -> t
         raise ValueError(f"{len(p)} predictions for {len(labels)} test rows: the transform output is incomplete")
     joined = labels.assign(probability=p, predicted=(p >= threshold).astype(int))
     return metrics(labels["label"].to_numpy(), p, threshold), joined
-
-
-def report_markdown(result: dict) -> str:
-    cm = result["confusion_matrix"]
-    rows = "\n".join(
-        f"| {name} | {result[name]:.4f} |" if isinstance(result[name], float) else f"| {name} | {result[name]} |"
-        for name in ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "threshold", "n_test")
-    )
-    return (
-        f"# Evaluation of run {result['run_id']}\n\n| metric | value |\n|---|---|\n{rows}\n\n"
-        "## Confusion matrix\n\n| | predicted 1 | predicted 0 |\n|---|---|---|\n"
-        f"| actual 1 | {cm['tp']} (TP) | {cm['fn']} (FN) |\n| actual 0 | {cm['fp']} (FP) | {cm['tn']} (TN) |\n"
-    )

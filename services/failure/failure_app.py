@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pipeline_common import config, runs
 from pipeline_common.events import sagemaker_failure
 from pipeline_common.idempotency import run_once
-from pipeline_common.observability import logger
+from pipeline_common.observability import logger, metrics, start_run_context, tracer
 
 import failure_core
 
@@ -29,7 +29,7 @@ def record_failure(task: dict) -> dict:
 
 
 def _mark(failure: failure_core.Failure, context) -> dict:
-    logger.set_correlation_id(failure.run_id)
+    start_run_context(failure.run_id)
     logger.error("run failed", extra={"stage": failure.stage, "reason": failure.reason})
     return run_once(context, "failure", failure.run_id, record_failure, bucket=config.bucket_name(),
                     failed_stage=failure.stage, reason=failure.reason, details=failure.details)
@@ -44,6 +44,8 @@ def _destination_record(record: SQSRecord, lambda_context=None) -> None:
 
 
 @logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
 def handler(event: dict, context) -> dict:
     if "Records" in event:
         return process_partial_response(event=event, record_handler=_destination_record, processor=processor, context=context)

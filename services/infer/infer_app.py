@@ -7,7 +7,7 @@ from botocore.exceptions import ClientError
 from pipeline_common import aws, config, runs
 from pipeline_common.events import sagemaker_detail
 from pipeline_common.idempotency import run_once
-from pipeline_common.observability import logger
+from pipeline_common.observability import logger, metrics, stage_seconds, start_run_context, tracer
 
 import infer_core
 
@@ -40,7 +40,7 @@ def start_transform(task: dict) -> dict:
         runs.stage_finished(doc, "train", at, billable_seconds=task.get("billable_seconds"), model_artifacts=training.model_artifacts)
         return runs.stage_started(doc, STAGE, at, model=training.job_name, transform_job=training.job_name)
 
-    runs.update_status(bucket, run_id, record)
+    stage_seconds(runs.update_status(bucket, run_id, record), "train")
     sagemaker = aws.client("sagemaker")
     model_new = _create_once(sagemaker.create_model, **infer_core.model_request(training, settings.role_arn))
     job_new = _create_once(sagemaker.create_transform_job, **infer_core.transform_request(bucket, training, settings))
@@ -50,6 +50,8 @@ def start_transform(task: dict) -> dict:
 
 
 @logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
 def handler(event: dict, context) -> dict:
     detail = sagemaker_detail(event, DETAIL_TYPE)
     if detail.get("TrainingJobStatus") != "Completed":
@@ -60,6 +62,6 @@ def handler(event: dict, context) -> dict:
         # The event may omit the artifacts; the job's description always has them once Completed.
         described = aws.client("sagemaker").describe_training_job(TrainingJobName=detail["TrainingJobName"])
         training = infer_core.completed_training({**described, "Tags": detail.get("Tags")}, job_prefix)
-    logger.set_correlation_id(training.run_id)
+    start_run_context(training.run_id)
     return run_once(context, STAGE, training.run_id, start_transform, bucket=config.bucket_name(),
                     training=training.__dict__, billable_seconds=detail.get("BillableTimeInSeconds"))

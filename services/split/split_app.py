@@ -5,7 +5,7 @@ from __future__ import annotations
 from pipeline_common import aws, config, layout, manifest, runs
 from pipeline_common.events import run_of_marker
 from pipeline_common.idempotency import run_once
-from pipeline_common.observability import logger
+from pipeline_common.observability import logger, metrics, stage_seconds, start_run_context, tracer
 
 import split_core
 
@@ -33,14 +33,17 @@ def split_run(task: dict) -> dict:
         n_train=files.n_train, n_test=files.n_test,
         train_label_counts=files.train_label_counts, test_label_counts=files.test_label_counts,
     )
-    runs.update_status(bucket, run_id, lambda doc, at: runs.stage_finished(doc, STAGE, at, n_train=files.n_train, n_test=files.n_test))
+    status = runs.update_status(bucket, run_id, lambda doc, at: runs.stage_finished(doc, STAGE, at, n_train=files.n_train, n_test=files.n_test))
+    stage_seconds(status, STAGE)
     aws.put_json(bucket, keys.split_manifest, marker)  # last: the marker starts training
     logger.info("split", extra={"n_train": files.n_train, "n_test": files.n_test})
     return {"run_id": run_id, "status": "done", "n_train": files.n_train, "n_test": files.n_test}
 
 
 @logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
 def handler(event: dict, context) -> dict:
     bucket, run_id = run_of_marker(event)
-    logger.set_correlation_id(run_id)
+    start_run_context(run_id)
     return run_once(context, STAGE, run_id, split_run, bucket=bucket)

@@ -7,7 +7,7 @@ from botocore.exceptions import ClientError
 from pipeline_common import aws, config, runs
 from pipeline_common.events import run_of_marker
 from pipeline_common.idempotency import run_once
-from pipeline_common.observability import logger
+from pipeline_common.observability import logger, metrics, start_run_context, tracer
 
 import train_core
 
@@ -32,7 +32,9 @@ def start_training(task: dict) -> dict:
     bucket, run_id = task["bucket"], task["run_id"]
     request = train_core.training_job_request(bucket, config.job_prefix(), run_id, settings_from_env())
     name = request["TrainingJobName"]
-    runs.update_status(bucket, run_id, lambda doc, at: runs.stage_started(doc, STAGE, at, training_job=name))
+    lineage = {"training_job": name, "image": request["AlgorithmSpecification"]["TrainingImage"],
+               "hyperparameters": request["HyperParameters"], "instance_type": request["ResourceConfig"]["InstanceType"]}
+    runs.update_status(bucket, run_id, lambda doc, at: runs.stage_started(doc, STAGE, at, **lineage))
     try:
         aws.client("sagemaker").create_training_job(**request)
     except ClientError as err:
@@ -46,7 +48,9 @@ def start_training(task: dict) -> dict:
 
 
 @logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
 def handler(event: dict, context) -> dict:
     bucket, run_id = run_of_marker(event)
-    logger.set_correlation_id(run_id)
+    start_run_context(run_id)
     return run_once(context, STAGE, run_id, start_training, bucket=bucket)

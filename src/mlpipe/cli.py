@@ -137,16 +137,18 @@ def _upload(s3, bucket: str, source: Path) -> tuple[str, str]:
     return key, run_id
 
 
-def _report(outcome: RunOutcome, keys: list[str], out_dir: Path | None, run_keys: layout.RunKeys) -> None:
+def _report(outcome: RunOutcome, keys: list[str], out_dir: Path | None, run_keys: layout.RunKeys, where: str | Path) -> None:
+    """The outcome, then where its files are: the --out folder, or else the run's own location."""
     print_outcome(outcome)
-    if out_dir is None:
-        return
-    _print(f"mirrored {len(keys)} objects to {out_dir}/")
+    if out_dir is not None:
+        _print(f"mirrored {len(keys)} objects to {out_dir}/")
+    base = out_dir if out_dir is not None else where
+    join = (lambda key: f"{base}/{key}") if isinstance(base, str) else (lambda key: str(base / key))
     if outcome.succeeded:
-        _print(f"metrics: {out_dir / run_keys.metrics}")
-        _print(f"report:  {out_dir / run_keys.report}")
+        _print(f"metrics: {join(run_keys.metrics)}")
+        _print(f"report:  {join(run_keys.report)}")
     elif outcome.error:
-        _print(f"error:   {out_dir / run_keys.error}")
+        _print(f"error:   {join(run_keys.error)}")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -167,7 +169,7 @@ def run_on_stack(args: argparse.Namespace, source: Path) -> int:
     outcome = follower.follow(timeout=args.timeout, interval=2.0)
     out_dir = Path(args.out) if args.out else None
     keys = mirror_run(s3, bucket, run_id, key, out_dir) if out_dir else []
-    _report(outcome, keys, out_dir, follower.keys)
+    _report(outcome, keys, out_dir, follower.keys, f"s3://{bucket}")
     _print(f"total {time.monotonic() - started:.1f}s")
     return 0 if outcome.succeeded else 1
 
@@ -206,7 +208,7 @@ def run_offline(args: argparse.Namespace, source: Path) -> int:
         for key in keys if out_dir else []:
             (out_dir / key).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(HISTORY / key, out_dir / key)
-        _report(outcome, keys, out_dir, follower.keys)
+        _report(outcome, keys, out_dir, follower.keys, HISTORY)
     _print(f"total {time.monotonic() - started:.1f}s")
     return 0 if outcome.succeeded else 1
 

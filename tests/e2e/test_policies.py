@@ -102,7 +102,7 @@ def test_every_star_resource_in_the_template_says_why():
         ("SplitFunction", {"processed", "splitData", "runs"}, {"splitData", "runs"}),
         ("TrainFunction", {"runs"}, {"runs"}),
         ("InferFunction", {"runs"}, {"runs"}),
-        ("EvaluateFunction", {"inference-output", "splitData", "evaluation", "runs"}, {"evaluation", "runs"}),
+        ("EvaluateFunction", {"inference-output", "splitData", "processed", "models", "evaluation", "runs"}, {"evaluation", "runs"}),
         ("FailureFunction", {"errors", "runs"}, {"errors", "runs"}),
     ],
 )

@@ -147,9 +147,21 @@ def test_infer_rejects_an_event_that_is_not_a_completed_job(cloud, function_env)
         infer_app.handler(event, Context())
 
 
-def test_evaluate_writes_metrics_report_and_predictions(cloud, function_env):
+def test_evaluate_writes_metrics_report_and_predictions(cloud, function_env, titanic_bytes):
+    from mlpipe.offline import xgboost_container
+    from pipeline_common import runs
+
     env = function_env("EvaluateFunction")
     keys = layout.RunKeys(RUN)
+    table, profile = preprocess_core.preprocess(titanic_bytes)
+    cloud.put_object(Bucket=BUCKET, Key=keys.processed_profile, Body=json.dumps(profile).encode())
+    cloud.put_object(Bucket=BUCKET, Key=keys.split_manifest, Body=json.dumps({"features": preprocess_core.FEATURES}).encode())
+    rows = pd.read_csv(io.BytesIO(table))
+    train_csv = rows[["Survived", *preprocess_core.FEATURES]].to_csv(index=False, header=False).encode()
+    artifact_key = layout.model_artifact_key(RUN, f"mlpipe-{RUN}")
+    cloud.put_object(Bucket=BUCKET, Key=artifact_key, Body=xgboost_container.train(train_csv, {"objective": "binary:logistic", "num_round": "10"}))
+    runs.update_status(BUCKET, RUN, lambda doc, at: runs.stage_started(doc, "train", at, model_artifacts=f"s3://{BUCKET}/{artifact_key}",
+                                                                     image="img:1.7-1", hyperparameters={"num_round": "10"}))
     cloud.put_object(Bucket=BUCKET, Key=keys.test_labels, Body=b"row_id,label\n1,1\n2,0\n3,1\n4,0\n")
     cloud.put_object(Bucket=BUCKET, Key=keys.transform_output, Body=b"0.9\n0.6\n0.3\n0.1\n")
     result = evaluate_app.handler(sample_event("evaluate_predictions_created.json"), Context())
@@ -160,4 +172,7 @@ def test_evaluate_writes_metrics_report_and_predictions(cloud, function_env):
     assert {"run_id", "accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "n_test"} <= metrics.keys()
     predictions = pd.read_csv(io.BytesIO(read(cloud, keys.predictions)))
     assert predictions["predicted"].tolist() == [1, 1, 0, 0]
-    assert b"# Evaluation of run" in read(cloud, keys.report)
+    page = read(cloud, keys.report).decode()
+    assert page.startswith("<!doctype html>") and 'id="feature-importance"' in page and ">Sex<" in page
+    status = json.loads(read(cloud, keys.status))
+    assert status["status"] == "succeeded" and status["metrics"]["accuracy"] == 0.5

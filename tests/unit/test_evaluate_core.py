@@ -77,11 +77,3 @@ def test_evaluate_joins_by_row_order_and_checks_counts():
     assert result["confusion_matrix"] == {"tp": 1, "fp": 0, "tn": 1, "fn": 1}
     with pytest.raises(ValueError, match="2 predictions for 3 test rows"):
         core.evaluate(b"0.9\n0.2\n", labels, 0.5)
-
-
-def test_report_shows_every_metric():
-    result = {"run_id": "r-0123456789", **core.metrics(np.array([1, 0, 1]), np.array([0.9, 0.2, 0.3]), 0.5)}
-    text = core.report_markdown(result)
-    for name in ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "TP", "FN"):
-        assert name in text
-    assert "| accuracy | 0.6667 |" in text

@@ -146,7 +146,7 @@ class RunKeys:
 
     @property
     def report(self) -> str:
-        return f"{EVALUATION}{self.run_id}/report.md"
+        return f"{EVALUATION}{self.run_id}/report.html"
 
     # run records
     @property

@@ -121,6 +121,11 @@ def fail(bucket: str, run_id: str, stage: str, reason: str, details: dict | None
         return run_failed(doc, at, stage, reason, details)
 
     update_status(bucket, run_id, change)
+    # Imported here: the CLI reads status records through this module, and Powertools' Logger, Metrics
+    # and Tracer must be created in a function's environment, not in whatever process imports runs.
+    from .observability import MetricUnit, run_metric
+
+    run_metric("RunsFailed", 1, MetricUnit.Count, run_id=run_id)
     if topic_arn:
         aws.client("sns").publish(
             TopicArn=topic_arn,

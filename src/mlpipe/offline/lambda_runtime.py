@@ -23,6 +23,9 @@ PRELOAD = [
     "boto3", "botocore.session", "numpy", "pandas",
     "aws_lambda_powertools.logging", "aws_lambda_powertools.utilities.data_classes",
     "aws_lambda_powertools.utilities.idempotency", "aws_lambda_powertools.utilities.batch",
+    "aws_lambda_powertools.metrics",
+    # Not aws_xray_sdk: its recorder decides at import whether it runs in Lambda (LAMBDA_TASK_ROOT),
+    # so it must be imported in the function's environment.
 ]
 
 
@@ -67,6 +70,10 @@ def serve(conn, environment: dict[str, str], paths: list[str], handler_name: str
     os.chdir(paths[0])
     site = [p for p in sys.path if "site-packages" in p or p.startswith(sys.base_prefix)]
     sys.path[:] = [*paths, *site]
+    # The layer's package must come from the layer's path, fresh, even if the process that started
+    # this one had imported the development copy.
+    for name in [m for m in sys.modules if m == "pipeline_common" or m.startswith("pipeline_common.")]:
+        del sys.modules[name]
     module_name, _, function_name = handler_name.rpartition(".")
     started = time.perf_counter()
     try:
@@ -84,6 +91,8 @@ def serve(conn, environment: dict[str, str], paths: list[str], handler_name: str
             return
         context = LambdaContext(environment["AWS_LAMBDA_FUNCTION_NAME"], int(environment["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]),
                                 timeout, environment["AWS_REGION"])
+        # Lambda sets the trace header of each invocation; not sampled, so X-Ray has nothing to send offline.
+        os.environ["_X_AMZN_TRACE_ID"] = f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0"
         try:
             answer = {"ok": True, "result": handler(event, context)}
         except Exception as err:  # noqa: BLE001 - Lambda reports any exception as a function error
