@@ -169,3 +169,35 @@ def test_bucket_is_private_encrypted_versioned_tls_only_and_expires_intermediate
     policy = translated["Resources"]["DataBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     (deny,) = [s for s in policy if s["Effect"] == "Deny"]
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_dashboard_shows_every_stage_the_runs_and_accuracy(translated):
+    body = translated["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    dashboard = json.loads(re.sub(r"\$\{[^}]+\}", "X", body))  # valid JSON once CloudFormation substitutes the names
+    titles = [w["properties"]["title"] for w in dashboard["widgets"]]
+    assert {"Invocations per stage", "Errors per stage", "Runs succeeded and failed", "Accuracy and ROC AUC per run"} <= set(titles)
+    for function in FUNCTIONS:
+        assert body.count(f"${{{function}}}") == 3  # invocations, errors, duration
+    for metric in ("RunsSucceeded", "RunsFailed", "Accuracy", "RocAuc", "StageDuration", "RowsIn", "RowsRejected"):
+        assert f'"{metric}"' in body
+
+
+def test_alarms_watch_errors_failure_queue_and_failed_runs_and_notify(translated):
+    alarms = {lid: r["Properties"] for lid, r in translated["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert set(alarms) == {"FunctionErrorsAlarm", "UnhandledFailuresAlarm", "FailedRunsAlarm"}
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [{"Ref": "NotificationTopic"}]
+        assert alarm["TreatMissingData"] == "notBreaching"
+    watched = {m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"] for m in alarms["FunctionErrorsAlarm"]["Metrics"] if "MetricStat" in m}
+    assert watched == set(FUNCTIONS)
+    assert alarms["FailedRunsAlarm"]["MetricName"] == "RunsFailed"
+    assert alarms["FailedRunsAlarm"]["Dimensions"] == [{"Name": "Pipeline", "Value": {"Ref": "JobNamePrefix"}}]
+
+
+def test_every_function_is_traced_and_logs_with_its_stage_name(translated):
+    for function in FUNCTIONS:
+        props = translated["Resources"][function]["Properties"]
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        env = props["Environment"]["Variables"]
+        assert env["POWERTOOLS_SERVICE_NAME"] == function.removesuffix("Function").lower()
+        assert env["POWERTOOLS_METRICS_NAMESPACE"] == {"Ref": "MetricsNamespace"}
