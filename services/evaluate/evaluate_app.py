@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pipeline_common import aws, config, layout, runs
-from pipeline_common.events import run_of_marker
-from pipeline_common.idempotency import run_once
-from pipeline_common.observability import MetricUnit, logger, metrics, run_metric, stage_seconds, start_run_context, tracer
+from pipeline_common.idempotency import marker_handler
+from pipeline_common.observability import MetricUnit, logger, run_metric, stage_seconds
 
 import evaluate_core
 import model_importance
@@ -73,10 +72,4 @@ def evaluate_run(task: dict) -> dict:
     return {"run_id": run_id, "status": "done", "accuracy": result["accuracy"]}
 
 
-@logger.inject_lambda_context(log_event=False)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict, context) -> dict:
-    bucket, run_id = run_of_marker(event)
-    start_run_context(run_id)
-    return run_once(context, STAGE, run_id, evaluate_run, bucket=bucket)
+handler = marker_handler(STAGE, evaluate_run)

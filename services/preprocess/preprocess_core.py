@@ -72,6 +72,14 @@ def _offenders(frame: pd.DataFrame, mask: pd.Series, column: str) -> list[dict]:
     return [{"line": int(i) + 2, "value": frame.at[i, column]} for i in rows]
 
 
+def _categorical(typed: pd.DataFrame, column: str, normalised: pd.Series, allowed, wording: str) -> pd.Series:
+    """The column with missing values as NaN, or InputRejected naming the values outside ``allowed``."""
+    bad = (normalised != "") & ~normalised.isin(list(allowed))
+    if bad.any():
+        raise InputRejected(f"column {column} must be {wording}", column=column, offending=_offenders(typed, bad, column))
+    return normalised.where(normalised != "")
+
+
 def validate(frame: pd.DataFrame) -> pd.DataFrame:
     """Check the schema and values; return the typed frame (missing values as NaN), or raise InputRejected."""
     missing = [c for c in REQUIRED if c not in frame.columns]
@@ -103,17 +111,8 @@ def validate(frame: pd.DataFrame) -> pd.DataFrame:
             )
         typed[column] = numbers.astype(float)
 
-    sex = typed["Sex"].str.lower()
-    bad = (sex != "") & ~sex.isin(list(SEX_CODES))
-    if bad.any():
-        raise InputRejected("column Sex must be male or female", column="Sex", offending=_offenders(typed, bad, "Sex"))
-    typed["Sex"] = sex.where(sex != "")
-
-    embarked = typed["Embarked"].str.upper()
-    bad = (embarked != "") & ~embarked.isin(list(EMBARKED_VALUES))
-    if bad.any():
-        raise InputRejected("column Embarked must be C, Q or S", column="Embarked", offending=_offenders(typed, bad, "Embarked"))
-    typed["Embarked"] = embarked.where(embarked != "")
+    typed["Sex"] = _categorical(typed, "Sex", typed["Sex"].str.lower(), SEX_CODES, "male or female")
+    typed["Embarked"] = _categorical(typed, "Embarked", typed["Embarked"].str.upper(), EMBARKED_VALUES, "C, Q or S")
 
     counts = typed[LABEL].value_counts().to_dict()
     if len(counts) < 2:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pipeline_common import aws, config, layout, manifest, runs
-from pipeline_common.events import run_of_marker
-from pipeline_common.idempotency import run_once
-from pipeline_common.observability import logger, metrics, stage_seconds, start_run_context, tracer
+from pipeline_common.idempotency import marker_handler
+from pipeline_common.observability import logger, stage_seconds
 
 import split_core
 
@@ -40,10 +39,4 @@ def split_run(task: dict) -> dict:
     return {"run_id": run_id, "status": "done", "n_train": files.n_train, "n_test": files.n_test}
 
 
-@logger.inject_lambda_context(log_event=False)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict, context) -> dict:
-    bucket, run_id = run_of_marker(event)
-    start_run_context(run_id)
-    return run_once(context, STAGE, run_id, split_run, bucket=bucket)
+handler = marker_handler(STAGE, split_run)

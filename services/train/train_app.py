@@ -5,9 +5,8 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from pipeline_common import aws, config, runs
-from pipeline_common.events import run_of_marker
-from pipeline_common.idempotency import run_once
-from pipeline_common.observability import logger, metrics, start_run_context, tracer
+from pipeline_common.idempotency import marker_handler
+from pipeline_common.observability import logger
 
 import train_core
 
@@ -47,10 +46,4 @@ def start_training(task: dict) -> dict:
     return {"run_id": run_id, "status": "started", "training_job": name}
 
 
-@logger.inject_lambda_context(log_event=False)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict, context) -> dict:
-    bucket, run_id = run_of_marker(event)
-    start_run_context(run_id)
-    return run_once(context, STAGE, run_id, start_training, bucket=bucket)
+handler = marker_handler(STAGE, start_training)

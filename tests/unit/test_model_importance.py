@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import pytest
-import xgboost
 
 import model_importance
 from mlpipe.offline import xgboost_container

@@ -17,20 +17,20 @@ def env_str(name: str) -> str:
     return value
 
 
-def env_int(name: str) -> int:
+def _env_as(name: str, cast, kind: str):
     raw = env_str(name)
     try:
-        return int(raw)
+        return cast(raw)
     except ValueError:
-        raise ConfigError(f"environment variable {name}={raw!r} is not an integer") from None
+        raise ConfigError(f"environment variable {name}={raw!r} is not {kind}") from None
+
+
+def env_int(name: str) -> int:
+    return _env_as(name, int, "an integer")
 
 
 def env_float(name: str) -> float:
-    raw = env_str(name)
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"environment variable {name}={raw!r} is not a number") from None
+    return _env_as(name, float, "a number")
 
 
 def env_json(name: str) -> dict:

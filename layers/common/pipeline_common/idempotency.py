@@ -40,3 +40,19 @@ def run_once(context, stage: str, run_id: str, work: Callable[[dict], dict], **d
     _CONFIG.register_lambda_context(context)
     once = idempotent_function(data_keyword_argument="task", persistence_store=_persistence(), config=_CONFIG)(work)
     return once(task={"stage": stage, "run_id": run_id, **data})
+
+
+def marker_handler(stage: str, work: Callable[[dict], dict]) -> Callable[[dict, object], dict]:
+    """The Lambda handler of a stage started by a commit marker: parse, tag with the run id, do the work once."""
+    from .events import run_of_marker
+    from .observability import logger, metrics, start_run_context, tracer
+
+    @logger.inject_lambda_context(log_event=False)
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics
+    def handler(event: dict, context) -> dict:
+        bucket, run_id = run_of_marker(event)
+        start_run_context(run_id)
+        return run_once(context, stage, run_id, work, bucket=bucket)
+
+    return handler
