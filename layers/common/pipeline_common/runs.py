@@ -99,15 +99,6 @@ def update_status(bucket: str, run_id: str, change: Callable[[dict, str], dict],
     raise RuntimeError(f"could not update {key} after {attempts} attempts: too many concurrent writers")
 
 
-def read_status(bucket: str, run_id: str) -> dict | None:
-    try:
-        return aws.get_json(bucket, layout.RunKeys(run_id).status)
-    except ClientError as err:
-        if aws.error_code(err) in ("NoSuchKey", "404"):
-            return None
-        raise
-
-
 def fail(bucket: str, run_id: str, stage: str, reason: str, details: dict | None = None, source: dict | None = None,
          topic_arn: str | None = None) -> dict:
     """Mark the run failed: error record, status record, and a notification. Returns the error record."""

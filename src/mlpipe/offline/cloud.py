@@ -391,7 +391,3 @@ class OfflineCloud:
                 found.append(json.loads(m["Body"]))
                 sqs.delete_message(QueueUrl=self.inbox_url, ReceiptHandle=m["ReceiptHandle"])
         return found
-
-    def upload(self, path: Path, key: str | None = None) -> dict:
-        key = key or f"raw/{Path(path).name}"
-        return self.client("s3").put_object(Bucket=self.bucket, Key=key, Body=Path(path).read_bytes())
