@@ -22,6 +22,9 @@ def _importance(bucket: str, status: dict, features: list[str]) -> dict | str:
         return model_importance.gain_importance(aws.get_bytes(*layout.parse_s3_uri(uri)), features)
     except model_importance.UnsupportedModel as err:
         return str(err)
+    except Exception as err:  # noqa: BLE001 - the chart is optional: the evaluation must not fail for it
+        logger.exception("feature importance unavailable")
+        return f"{type(err).__name__}: {err}"
 
 
 def _lineage(status: dict) -> dict:
@@ -64,10 +67,11 @@ def evaluate_run(task: dict) -> dict:
     summary = {name: result[name] for name in ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")}
     status = runs.update_status(bucket, run_id, lambda doc, at: runs.run_succeeded(runs.stage_finished(doc, STAGE, at), at, summary))
     stage_seconds(status, STAGE)
-    run_metric("RunsSucceeded", 1, run_id=run_id)
-    run_metric("Accuracy", result["accuracy"], MetricUnit.NoUnit, run_id=run_id)
-    if result["roc_auc"] is not None:
-        run_metric("RocAuc", result["roc_auc"], MetricUnit.NoUnit, run_id=run_id)
+    if status["status"] == runs.SUCCEEDED:  # a run failed meanwhile stays failed, and is not counted twice
+        run_metric("RunsSucceeded", 1, run_id=run_id)
+        run_metric("Accuracy", result["accuracy"], MetricUnit.NoUnit, run_id=run_id)
+        if result["roc_auc"] is not None:
+            run_metric("RocAuc", result["roc_auc"], MetricUnit.NoUnit, run_id=run_id)
     logger.info("evaluated", extra=summary)
     return {"run_id": run_id, "status": "done", "accuracy": result["accuracy"]}
 

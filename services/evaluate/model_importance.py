@@ -22,11 +22,13 @@ class UnsupportedModel(ValueError):
 
 
 def model_bytes(model_tar_gz: bytes) -> bytes:
-    with tarfile.open(fileobj=io.BytesIO(model_tar_gz), mode="r:gz") as archive:
-        member = archive.extractfile(MODEL_FILE)
-        if member is None:
-            raise UnsupportedModel(f"model.tar.gz holds no {MODEL_FILE}")
-        return member.read()
+    try:
+        with tarfile.open(fileobj=io.BytesIO(model_tar_gz), mode="r:gz") as archive:
+            return archive.extractfile(MODEL_FILE).read()
+    except KeyError:
+        raise UnsupportedModel(f"model.tar.gz holds no {MODEL_FILE}") from None
+    except tarfile.TarError as err:
+        raise UnsupportedModel(f"the model artifact is not a readable tar.gz: {err}") from None
 
 
 # -- legacy binary (xgboost 1.x) -----------------------------------------------------------------
@@ -154,7 +156,10 @@ def _json_trees(document: dict) -> list[list[tuple[int, float]]]:
 
 def _trees(data: bytes) -> list[list[tuple[int, float]]]:
     if data.startswith(b"binf"):
-        return _legacy_trees(data)
+        try:
+            return _legacy_trees(data)
+        except struct.error as err:
+            raise UnsupportedModel(f"the legacy binary model could not be read: {err}") from None
     if data.startswith(b"{"):
         try:
             return _json_trees(json.loads(data))

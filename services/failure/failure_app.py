@@ -23,14 +23,15 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 
 def record_failure(task: dict) -> dict:
-    runs.fail(task["bucket"], task["run_id"], task["failed_stage"], task["reason"], task["details"],
-              topic_arn=config.notification_topic())
-    return {"run_id": task["run_id"], "status": "failed", "stage": task["failed_stage"]}
+    record = runs.fail(task["bucket"], task["run_id"], task["failed_stage"], task["reason"], task["details"],
+                       topic_arn=config.notification_topic())
+    # A run that had already ended keeps its outcome: this failure is logged, not recorded.
+    return {"run_id": task["run_id"], "status": "failed" if record else "already-ended", "stage": task["failed_stage"]}
 
 
 def _mark(failure: failure_core.Failure, context) -> dict:
     start_run_context(failure.run_id)
-    logger.error("run failed", extra={"stage": failure.stage, "reason": failure.reason})
+    logger.error("stage failed", extra={"stage": failure.stage, "reason": failure.reason})
     return run_once(context, "failure", failure.run_id, record_failure, bucket=config.bucket_name(),
                     failed_stage=failure.stage, reason=failure.reason, details=failure.details)
 
@@ -38,7 +39,7 @@ def _mark(failure: failure_core.Failure, context) -> dict:
 def _destination_record(record: SQSRecord, lambda_context=None) -> None:
     failure = failure_core.from_destination_record(json.loads(record.body), config.job_prefix())
     if failure is None:
-        logger.error("a function gave up on an event of no run", extra={"record": record.body[:2000]})
+        logger.warning("a function gave up on an event that fails no run", extra={"record": record.body[:2000]})
         return
     _mark(failure, lambda_context)
 

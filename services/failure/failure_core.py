@@ -45,7 +45,7 @@ def from_job_event(detail_type: str, detail: dict, job_prefix: str) -> Failure:
 def from_destination_record(record: dict, job_prefix: str) -> Failure | None:
     """A Lambda on-failure destination record: the function gave up on an event after its retries.
 
-    None when the event belongs to no run of this pipeline.
+    None when the event belongs to no run of this pipeline, or when only a duplicate gave up.
     """
     event = record.get("requestPayload") or {}
     response = record.get("responsePayload") or {}
@@ -56,6 +56,9 @@ def from_destination_record(record: dict, job_prefix: str) -> Failure | None:
     reason = f"{function} gave up after {context.get('approximateInvokeCount', '?')} attempts ({context.get('condition', '?')}): {error}"
     details = {"function": function, "condition": context.get("condition"), "error_type": response.get("errorType"),
                "error_message": response.get("errorMessage")}
+    if response.get("errorType") == "IdempotencyAlreadyInProgressError":
+        # A duplicate delivery gave up while the first one was still working: the first decides the run.
+        return None
     detail = event.get("detail") or {}
     if event.get("source") == "aws.s3":
         obj = detail.get("object") or {}

@@ -39,7 +39,7 @@ def decode(body: bytes) -> str:
     if b"\x00" in body[:65536]:
         raise InputRejected("file is binary, not CSV text (it contains NUL bytes)", first_nul_offset=body.index(b"\x00"))
     try:
-        return body.decode("utf-8-sig")
+        text = body.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = body[: err.start].count(b"\n") + 1
         raise InputRejected(
@@ -47,6 +47,9 @@ def decode(body: bytes) -> str:
             offset=err.start,
             line=line,
         ) from None
+    if not text.strip():
+        raise InputRejected("file is empty")
+    return text
 
 
 def parse_csv(text: str) -> pd.DataFrame:
@@ -88,6 +91,10 @@ def validate(frame: pd.DataFrame) -> pd.DataFrame:
     typed = frame.copy()
     for column in frame.columns:
         typed[column] = frame[column].str.strip()
+    empty = [c for c in REQUIRED if (typed[c] == "").all()]
+    if empty:
+        # nothing to impute from: a median or mode of no values does not exist
+        raise InputRejected(f"required column(s) without any value: {', '.join(empty)}", empty_columns=empty)
 
     label = typed[LABEL]
     bad = ~label.isin(["0", "1"])

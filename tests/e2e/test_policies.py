@@ -98,12 +98,12 @@ def test_every_star_resource_in_the_template_says_why():
 @pytest.mark.parametrize(
     ("function", "reads", "writes"),
     [
-        ("PreprocessFunction", {"raw", "processed", "errors", "runs"}, {"processed", "errors", "runs"}),
-        ("SplitFunction", {"processed", "splitData", "runs"}, {"splitData", "runs"}),
+        ("PreprocessFunction", {"raw", "runs"}, {"processed", "errors", "runs"}),
+        ("SplitFunction", {"processed", "runs"}, {"splitData", "runs"}),
         ("TrainFunction", {"runs"}, {"runs"}),
         ("InferFunction", {"runs"}, {"runs"}),
-        ("EvaluateFunction", {"inference-output", "splitData", "processed", "models", "evaluation", "runs"}, {"evaluation", "runs"}),
-        ("FailureFunction", {"errors", "runs"}, {"errors", "runs"}),
+        ("EvaluateFunction", {"inference-output", "splitData", "processed", "models", "runs"}, {"evaluation", "runs"}),
+        ("FailureFunction", {"runs"}, {"errors", "runs"}),
     ],
 )
 def test_each_function_reads_and_writes_only_its_prefixes(translated, function, reads, writes):

@@ -99,3 +99,24 @@ def test_status_record_keeps_the_first_failure(account, function_env):
     status = account.read_json(layout.RunKeys(RUN).status)
     assert status["failure"]["stage"] == "train"
     assert json.dumps(status)  # still a readable record
+
+
+def test_a_duplicate_that_gave_up_while_the_original_worked_fails_nothing(account, function_env):
+    function_env("FailureFunction")
+    event = sample_event("failure_function_gave_up.json")
+    record = json.loads(event["Records"][0]["body"])
+    record["responsePayload"] = {"errorType": "IdempotencyAlreadyInProgressError", "errorMessage": "Execution already in progress"}
+    event["Records"][0]["body"] = json.dumps(record)
+    assert failure_app.handler(event, Context()) == {"batchItemFailures": []}
+    assert account.keys_under(f"errors/{RUN}/") == [] and account.notifications() == []
+
+
+def test_a_late_failure_does_not_overturn_a_succeeded_run(account, function_env):
+    from pipeline_common import runs
+
+    function_env("FailureFunction")
+    runs.update_status(BUCKET, RUN, lambda doc, at: runs.run_succeeded(doc, at, {"accuracy": 0.8}))
+    result = failure_app.handler(sample_event("failure_transform_job_failed.json"), Context())
+    assert result["status"] == "already-ended"
+    assert account.read_json(layout.RunKeys(RUN).status)["status"] == "succeeded"
+    assert account.keys_under(f"errors/{RUN}/") == [] and account.notifications() == []

@@ -71,3 +71,25 @@ def test_ubjson_model_of_xgboost_3_matches_its_get_score(tmp_path):
     expected = json.loads(result.stdout)
     ours = model_importance.gain_importance(archive, FEATURES)
     assert ours == pytest.approx({FEATURES[int(k[1:])]: v for k, v in expected.items()}, rel=1e-5)
+
+
+def test_archives_without_the_model_or_not_tar_say_so():
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        info = tarfile.TarInfo("other-file")
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"x"))
+    with pytest.raises(model_importance.UnsupportedModel, match="holds no xgboost-model"):
+        model_importance.gain_importance(buffer.getvalue(), FEATURES)
+    with pytest.raises(model_importance.UnsupportedModel, match="not a readable tar.gz"):
+        model_importance.gain_importance(b"not a tarball", FEATURES)
+    with pytest.raises(model_importance.UnsupportedModel, match="ends early"):
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+            info = tarfile.TarInfo("xgboost-model")
+            info.size = 10
+            tar.addfile(info, io.BytesIO(b"binf\x00\x00\x00\x00\x00\x00"))
+        model_importance.gain_importance(archive.getvalue(), FEATURES)

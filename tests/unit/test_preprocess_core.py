@@ -98,6 +98,9 @@ def test_row_id_falls_back_to_line_numbers_without_passenger_id():
         (small_csv(n_per_class=1), "too few rows to split"),
         ("Survived,Pclass,Sex,Age,SibSp,Parch,Fare,Embarked\n1,1,femme,30,0,0,5,S\n".encode("utf-16"), "binary"),
         (HEADER.encode() + "1,1,1,Zoë,female,1,0,0,t,1,,S\n".encode("latin-1"), "not UTF-8"),
+        (b"\xef\xbb\xbf \n", "file is empty"),
+        (small_csv().replace(b",S\n", b",\n"), "without any value: Embarked"),
+        ((HEADER + "".join(f"{i},{i % 2},1,n,male,,0,0,t,1,,S\n" for i in range(12))).encode(), "without any value: Age"),
     ],
 )
 def test_bad_input_is_rejected_with_a_reason(body, message):

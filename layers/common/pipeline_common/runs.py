@@ -60,8 +60,8 @@ def run_succeeded(doc: dict, at: str, metrics: dict) -> dict:
 
 
 def run_failed(doc: dict, at: str, stage: str, reason: str, details: dict | None = None) -> dict:
-    if doc["status"] == FAILED:
-        return doc  # the first failure is the one that explains the run
+    if doc["status"] != RUNNING:
+        return doc  # the first failure explains the run; a late one never overturns a success
     entry = doc["stages"].setdefault(stage, {"started_at": at})
     entry.update(status=FAILED, finished_at=at, seconds=_seconds_between(entry["started_at"], at))
     doc.update(status=FAILED, stage=stage, finished_at=at, failure={"stage": stage, "reason": reason, "details": details or {}})
@@ -100,18 +100,25 @@ def update_status(bucket: str, run_id: str, change: Callable[[dict, str], dict],
 
 
 def fail(bucket: str, run_id: str, stage: str, reason: str, details: dict | None = None, source: dict | None = None,
-         topic_arn: str | None = None) -> dict:
-    """Mark the run failed: error record, status record, and a notification. Returns the error record."""
-    at = now_iso()
-    record = error_record(run_id, stage, reason, details, source, at)
-    aws.put_json(bucket, layout.RunKeys(run_id).error, record)
+         topic_arn: str | None = None) -> dict | None:
+    """Mark a running run failed, then write its error record, count it and notify.
+
+    Returns the error record, or None when the run had already ended: a late or repeated
+    failure changes nothing and tells nobody twice.
+    """
+    outcome = {}
 
     def change(doc: dict, at: str) -> dict:
+        outcome["was_running"] = doc["status"] == RUNNING
         if source and not doc.get("source"):
             doc["source"] = source
         return run_failed(doc, at, stage, reason, details)
 
     update_status(bucket, run_id, change)
+    if not outcome["was_running"]:
+        return None
+    record = error_record(run_id, stage, reason, details, source, now_iso())
+    aws.put_json(bucket, layout.RunKeys(run_id).error, record)
     # Imported here: the CLI reads status records through this module, and Powertools' Logger, Metrics
     # and Tracer must be created in a function's environment, not in whatever process imports runs.
     from .observability import MetricUnit, run_metric

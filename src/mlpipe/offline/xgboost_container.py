@@ -92,11 +92,13 @@ def train(channel_data: bytes, hyperparameters: dict[str, str]) -> bytes:
 
 
 def load_model(model_tar_gz: bytes):
-    with tarfile.open(fileobj=io.BytesIO(model_tar_gz), mode="r:gz") as archive:
-        member = archive.extractfile(MODEL_FILE)
-        if member is None:
-            raise AlgorithmError(f"model.tar.gz holds no {MODEL_FILE}")
-        raw = bytearray(member.read())
+    try:
+        with tarfile.open(fileobj=io.BytesIO(model_tar_gz), mode="r:gz") as archive:
+            raw = bytearray(archive.extractfile(MODEL_FILE).read())
+    except KeyError:
+        raise AlgorithmError(f"model.tar.gz holds no {MODEL_FILE}") from None
+    except tarfile.TarError as err:
+        raise AlgorithmError(f"the model artifact is not a readable tar.gz: {err}") from None
     booster = _xgboost().Booster()
     booster.load_model(raw)
     return booster
