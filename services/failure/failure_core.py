@@ -20,11 +20,6 @@ class Failure:
     details: dict
 
 
-def _run_of_job(detail: dict, name: str, job_prefix: str) -> str:
-    tags = detail.get("Tags") or {}
-    return (tags.get("mlpipe:run-id") if isinstance(tags, dict) else None) or layout.run_id_from_job_name(job_prefix, name)
-
-
 def from_job_event(detail_type: str, detail: dict, job_prefix: str) -> Failure:
     """A training or transform job that ended Failed or Stopped."""
     if detail_type == TRAINING:
@@ -35,7 +30,7 @@ def from_job_event(detail_type: str, detail: dict, job_prefix: str) -> Failure:
         raise ValueError(f"not a SageMaker job state change: {detail_type!r}")
     reason = detail.get("FailureReason") or ("stopped before it finished" if status == "Stopped" else "no reason given")
     return Failure(
-        run_id=_run_of_job(detail, name, job_prefix),
+        run_id=layout.run_id_of_job(job_prefix, name, detail.get("Tags")),
         stage=stage,
         reason=f"{kind} {name} {status}: {reason}",
         details={"job_name": name, "job_status": status, "failure_reason": detail.get("FailureReason")},
@@ -70,5 +65,5 @@ def from_destination_record(record: dict, job_prefix: str) -> Failure | None:
                   else layout.run_id_from_key(key))
         return Failure(run_id, stage, reason, {**details, "key": key})
     if event.get("source") == "aws.sagemaker" and event.get("detail-type") == TRAINING:
-        return Failure(_run_of_job(detail, detail["TrainingJobName"], job_prefix), "infer", reason, details)
+        return Failure(layout.run_id_of_job(job_prefix, detail["TrainingJobName"], detail.get("Tags")), "infer", reason, details)
     return None

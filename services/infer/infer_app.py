@@ -20,8 +20,7 @@ def _create_once(call, **request) -> bool:
     try:
         call(**request)
     except ClientError as err:
-        message = err.response.get("Error", {}).get("Message", "")
-        if aws.error_code(err) == "ResourceInUse" or "already exist" in message.lower():
+        if aws.already_exists(err):
             return False
         raise
     return True

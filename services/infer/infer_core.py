@@ -25,10 +25,7 @@ class TransformSettings:
 def completed_training(detail: dict, job_prefix: str) -> CompletedTraining | None:
     """The parts of a 'Training Job State Change' detail that inference needs; None when a field is absent."""
     name = detail["TrainingJobName"]
-    tags = detail.get("Tags") or {}
-    # EventBridge sends Tags as a map; DescribeTrainingJob has none, ListTags gives a list.
-    run_id = tags.get("mlpipe:run-id") if isinstance(tags, dict) else None
-    run_id = run_id or layout.run_id_from_job_name(job_prefix, name)
+    run_id = layout.run_id_of_job(job_prefix, name, detail.get("Tags"))
     image = (detail.get("AlgorithmSpecification") or {}).get("TrainingImage")
     artifacts = (detail.get("ModelArtifacts") or {}).get("S3ModelArtifacts")
     if not image or not artifacts:
@@ -41,7 +38,7 @@ def model_request(training: CompletedTraining, role_arn: str) -> dict:
         "ModelName": training.job_name,
         "PrimaryContainer": {"Image": training.image, "ModelDataUrl": training.model_artifacts},
         "ExecutionRoleArn": role_arn,
-        "Tags": [{"Key": "mlpipe:run-id", "Value": training.run_id}],
+        "Tags": layout.run_tags(training.run_id),
     }
 
 
@@ -63,5 +60,5 @@ def transform_request(bucket: str, training: CompletedTraining, settings: Transf
             "Accept": "text/csv",
         },
         "TransformResources": {"InstanceType": settings.instance_type, "InstanceCount": settings.instance_count},
-        "Tags": [{"Key": "mlpipe:run-id", "Value": training.run_id}],
+        "Tags": layout.run_tags(training.run_id),
     }

@@ -14,7 +14,6 @@ ID_COLUMN = "row_id"
 NUMERIC = ["Pclass", "Age", "SibSp", "Parch", "Fare"]
 CATEGORICAL = ["Sex", "Embarked"]
 REQUIRED = [LABEL, *NUMERIC, *CATEGORICAL]
-DROPPED = ["PassengerId", "Name", "Ticket", "Cabin"]
 SEX_CODES = {"male": 0, "female": 1}
 EMBARKED_VALUES = ("C", "Q", "S")  # C is the base level of the one-hot encoding
 FEATURES = ["Pclass", "Sex", "Age", "SibSp", "Parch", "Fare", "Embarked_Q", "Embarked_S"]

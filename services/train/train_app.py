@@ -38,7 +38,7 @@ def start_training(task: dict) -> dict:
         aws.client("sagemaker").create_training_job(**request)
     except ClientError as err:
         # Our job names are deterministic: "already exists" means this run's job was started before.
-        if aws.error_code(err) != "ResourceInUse":
+        if not aws.already_exists(err):
             raise
         logger.info("training job already exists", extra={"training_job": name})
         return {"run_id": run_id, "status": "already-started", "training_job": name}

@@ -6,8 +6,6 @@ from dataclasses import dataclass
 
 from pipeline_common import layout
 
-RUN_ID_TAG = "mlpipe:run-id"
-
 
 @dataclass(frozen=True)
 class TrainingSettings:
@@ -60,7 +58,7 @@ def training_job_request(bucket: str, job_prefix: str, run_id: str, settings: Tr
             "VolumeSizeInGB": settings.volume_gb,
         },
         "StoppingCondition": stopping,
-        "Tags": [{"Key": RUN_ID_TAG, "Value": run_id}],
+        "Tags": layout.run_tags(run_id),
     }
     if settings.spot:
         request["EnableManagedSpotTraining"] = True

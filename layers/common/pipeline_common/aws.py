@@ -27,6 +27,12 @@ def error_code(err: ClientError) -> str:
     return err.response.get("Error", {}).get("Code", "")
 
 
+def already_exists(err: ClientError) -> bool:
+    """SageMaker's answer to a Create* of a name in use (ResourceInUse for jobs, a ValidationException for models)."""
+    message = err.response.get("Error", {}).get("Message", "").lower()
+    return error_code(err) == "ResourceInUse" or "already exist" in message
+
+
 def get_bytes(bucket: str, key: str) -> bytes:
     return client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
 
@@ -41,13 +47,3 @@ def put_bytes(bucket: str, key: str, body: bytes, content_type: str = "text/csv"
 
 def put_json(bucket: str, key: str, value: Any) -> None:
     put_bytes(bucket, key, json.dumps(value, indent=2, sort_keys=True, default=str).encode(), "application/json")
-
-
-def exists(bucket: str, key: str) -> bool:
-    try:
-        client("s3").head_object(Bucket=bucket, Key=key)
-    except ClientError as err:
-        if error_code(err) in ("404", "NoSuchKey", "NotFound"):
-            return False
-        raise
-    return True

@@ -71,6 +71,19 @@ def job_name(job_prefix: str, run_id: str) -> str:
     return name
 
 
+RUN_ID_TAG = "mlpipe:run-id"  # on every training job, model and transform job of a run
+
+
+def run_tags(run_id: str) -> list[dict]:
+    return [{"Key": RUN_ID_TAG, "Value": run_id}]
+
+
+def run_id_of_job(job_prefix: str, name: str, tags) -> str:
+    """The run of a SageMaker job event: its run-id tag (EventBridge sends tags as a map), else its name."""
+    tagged = tags.get(RUN_ID_TAG) if isinstance(tags, dict) else None
+    return tagged or run_id_from_job_name(job_prefix, name)
+
+
 def run_id_from_job_name(job_prefix: str, name: str) -> str:
     head = f"{job_prefix}-"
     if not name.startswith(head) or not is_run_id(name[len(head):]):

@@ -129,6 +129,13 @@ class OfflineCloud:
 
     # -- life cycle -----------------------------------------------------------------------
     def start(self) -> "OfflineCloud":
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()  # a half-started cloud leaves no server or process behind
+            raise
+
+    def _start(self) -> "OfflineCloud":
         # The workers need the endpoints when they start; reserving the ports first lets them
         # import their code while this process imports moto and xgboost.
         moto_port, sagemaker_port = _free_port(), _free_port()
@@ -160,8 +167,9 @@ class OfflineCloud:
 
     def _prewarm(self) -> None:
         for pool in self.pools.values():
-            if not self._stop.is_set():
-                pool.prewarm()
+            if self._stop.is_set():
+                return
+            pool.prewarm()
 
     def _wait_for_moto(self, port: int, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -275,13 +283,18 @@ class OfflineCloud:
         with ThreadPoolExecutor(max_workers=max(self.options.concurrency, copies) * 4) as executor:
             while (messages := self._receive(sqs, url, 10)) is not None:
                 for message in messages:
-                    event = json.loads(message["Body"])
                     self._busy_add(1)
-                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])  # Lambda has accepted it
-                    for _ in range(copies):
-                        self._busy_add(1)
-                        executor.submit(self._invoke_async, spec, event)
-                    self._busy_add(-1)
+                    try:
+                        event = json.loads(message["Body"])
+                        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])  # Lambda has accepted it
+                        for _ in range(copies):
+                            self._busy_add(1)
+                            executor.submit(self._invoke_async, spec, event)
+                    except Exception as err:  # noqa: BLE001 - one bad message must not stop the function's deliveries
+                        if not self._stop.is_set():
+                            self._log(lid, json.dumps({"level": "ERROR", "message": f"offline dispatcher: {err!r}"}))
+                    finally:
+                        self._busy_add(-1)
 
     def _invoke_async(self, spec: FunctionSpec, event: dict) -> None:
         try:
@@ -297,7 +310,10 @@ class OfflineCloud:
             self._busy_add(-1)
 
     def _invoke(self, spec: FunctionSpec, event: dict, attempt: int) -> InvocationResult:
-        result = self.pools[spec.logical_id].invoke(event)
+        try:
+            result = self.pools[spec.logical_id].invoke(event)
+        except Exception as err:  # noqa: BLE001 - the environment broke: Lambda reports that as a failed invocation
+            result = InvocationResult(False, error_type="Runtime.ExitError", error=f"the execution environment failed: {err!r}")
         if self._stop.is_set():
             return result  # the cloud is going away under this invocation: not a function failure
         invocation = Invocation(spec.logical_id, event, attempt, result)

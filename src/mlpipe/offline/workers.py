@@ -48,11 +48,10 @@ class FunctionWorker:
         self.spec = spec
         self._aws_env = aws_env
         self._on_log = on_log or (lambda name, line: None)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # stop() may come from the invoking thread or from the cloud's shutdown
         self._proc = None
         self._conn = None
         self._ready = False
-        self.init_seconds: float | None = None
 
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
@@ -103,7 +102,6 @@ class FunctionWorker:
         if message is None or message[0] != "ready":
             self.stop()
             return message[1] if message else "the environment exited during init"
-        self.init_seconds = message[1]
         self._ready = True
         return None
 
@@ -119,18 +117,26 @@ class FunctionWorker:
             seconds = time.perf_counter() - started
             if message is None:
                 # Timed out or crashed: like Lambda, the environment is discarded and the next call starts a new one.
+                crashed = not self._proc.is_alive()
+                exit_code = self._proc.exitcode
                 self.stop()
+                if crashed:
+                    return InvocationResult(False, error_type="Runtime.ExitError", error=f"the environment exited with code {exit_code}",
+                                            seconds=seconds)
                 return InvocationResult(False, error_type="Timeout", error=f"task timed out after {self.spec.timeout} s", seconds=seconds)
         answer = message[1]
         return InvocationResult(answer["ok"], answer.get("result"), answer.get("error_type", ""), answer.get("error", ""), seconds)
 
     def stop(self) -> None:
-        if self._proc is not None and self._proc.is_alive():
-            self._proc.kill()
-            self._proc.join(timeout=5)
-        if self._conn is not None:
-            self._conn.close()
-        self._proc, self._conn, self._ready = None, None, False
+        proc = self._proc
+        if proc is not None and proc.is_alive():
+            proc.kill()  # first, without the lock: it also ends an invocation waiting on this process
+        with self._lock:
+            if self._proc is not None:
+                self._proc.join(timeout=5)
+            if self._conn is not None:
+                self._conn.close()
+            self._proc, self._conn, self._ready = None, None, False
 
 
 class FunctionPool:
