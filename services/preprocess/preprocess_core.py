@@ -74,11 +74,15 @@ def _offenders(frame: pd.DataFrame, mask: pd.Series, column: str) -> list[dict]:
     return [{"line": int(i) + 2, "value": frame.at[i, column]} for i in rows]
 
 
+def _reject_rows(typed: pd.DataFrame, bad: pd.Series, column: str, reason: str) -> None:
+    """InputRejected naming the first offending lines and values, when any row is bad; ``{n}`` in reason counts them."""
+    if bad.any():
+        raise InputRejected(reason.format(n=int(bad.sum())), column=column, offending=_offenders(typed, bad, column))
+
+
 def _categorical(typed: pd.DataFrame, column: str, normalised: pd.Series, allowed, wording: str) -> pd.Series:
     """The column with missing values as NaN, or InputRejected naming the values outside ``allowed``."""
-    bad = (normalised != "") & ~normalised.isin(list(allowed))
-    if bad.any():
-        raise InputRejected(f"column {column} must be {wording}", column=column, offending=_offenders(typed, bad, column))
+    _reject_rows(typed, (normalised != "") & ~normalised.isin(list(allowed)), column, f"column {column} must be {wording}")
     return normalised.where(normalised != "")
 
 
@@ -96,25 +100,13 @@ def validate(frame: pd.DataFrame) -> pd.DataFrame:
         raise InputRejected(f"required column(s) without any value: {', '.join(empty)}", empty_columns=empty)
 
     label = typed[LABEL]
-    bad = ~label.isin(["0", "1"])
-    if bad.any():
-        raise InputRejected(
-            f"column {LABEL} must hold only 0 or 1; {int(bad.sum())} row(s) do not",
-            column=LABEL,
-            offending=_offenders(typed, bad, LABEL),
-        )
+    _reject_rows(typed, ~label.isin(["0", "1"]), LABEL, f"column {LABEL} must hold only 0 or 1; {{n}} row(s) do not")
     typed[LABEL] = label.astype(int)
 
     for column in NUMERIC:
         text = typed[column]
         numbers = pd.to_numeric(text.where(text != ""), errors="coerce")
-        bad = (text != "") & numbers.isna()
-        if bad.any():
-            raise InputRejected(
-                f"column {column} must be numeric; {int(bad.sum())} value(s) are not",
-                column=column,
-                offending=_offenders(typed, bad, column),
-            )
+        _reject_rows(typed, (text != "") & numbers.isna(), column, f"column {column} must be numeric; {{n}} value(s) are not")
         typed[column] = numbers.astype(float)
 
     typed["Sex"] = _categorical(typed, "Sex", typed["Sex"].str.lower(), SEX_CODES, "male or female")
