@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from pipeline_common import config, runs
-from pipeline_common.events import sagemaker_failure
+from pipeline_common.events import sagemaker_job_event
 from pipeline_common.idempotency import run_once
 from pipeline_common.observability import logger, metrics, start_run_context, tracer
 
@@ -50,5 +50,5 @@ def _destination_record(record: SQSRecord, lambda_context=None) -> None:
 def handler(event: dict, context) -> dict:
     if "Records" in event:
         return process_partial_response(event=event, record_handler=_destination_record, processor=processor, context=context)
-    detail_type, detail = sagemaker_failure(event)
+    detail_type, detail = sagemaker_job_event(event, failure_core.TRAINING, failure_core.TRANSFORM)
     return _mark(failure_core.from_job_event(detail_type, detail, config.job_prefix()), context)

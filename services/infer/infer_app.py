@@ -5,7 +5,7 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from pipeline_common import aws, config, runs
-from pipeline_common.events import sagemaker_detail
+from pipeline_common.events import sagemaker_job_event
 from pipeline_common.idempotency import run_once
 from pipeline_common.observability import logger, metrics, stage_seconds, start_run_context, tracer
 
@@ -52,7 +52,7 @@ def start_transform(task: dict) -> dict:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context) -> dict:
-    detail = sagemaker_detail(event, DETAIL_TYPE)
+    _, detail = sagemaker_job_event(event, DETAIL_TYPE)
     if detail.get("TrainingJobStatus") != "Completed":
         raise ValueError(f"infer is routed only Completed training jobs, got {detail.get('TrainingJobStatus')!r}")
     job_prefix = config.job_prefix()

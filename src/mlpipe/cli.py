@@ -77,12 +77,13 @@ def stack_bucket(stack: str, region: str | None) -> tuple[object, str]:
     return session.client("s3"), outputs["DataBucketName"]
 
 
-def mirror_run(s3, bucket: str, run_id: str, raw_key: str, out_dir: Path) -> list[str]:
-    """Copy the objects of one run (and its upload) from a deployed bucket to out_dir/<key>."""
-    keys = [raw_key]
-    for prefix in (layout.PROCESSED, layout.SPLIT, layout.MODELS, layout.INFERENCE_OUTPUT, layout.EVALUATION, layout.ERRORS, layout.RUNS):
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}{run_id}/"):
-            keys += [obj["Key"] for obj in page.get("Contents", [])]
+def _keys(s3, bucket: str, prefix: str = "") -> list[str]:
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
+
+
+def _download(s3, bucket: str, keys: list[str], out_dir: Path) -> list[str]:
+    """Copy the objects to out_dir/<key>; return the keys."""
     for key in keys:
         target = out_dir / key
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -90,16 +91,16 @@ def mirror_run(s3, bucket: str, run_id: str, raw_key: str, out_dir: Path) -> lis
     return keys
 
 
+def mirror_run(s3, bucket: str, run_id: str, raw_key: str, out_dir: Path) -> list[str]:
+    """Copy the objects of one run (and its upload) from a deployed bucket to out_dir/<key>."""
+    prefixes = (layout.PROCESSED, layout.SPLIT, layout.MODELS, layout.INFERENCE_OUTPUT, layout.EVALUATION, layout.ERRORS, layout.RUNS)
+    keys = [raw_key] + [key for prefix in prefixes for key in _keys(s3, bucket, f"{prefix}{run_id}/")]
+    return _download(s3, bucket, keys, out_dir)
+
+
 def mirror_bucket(s3, bucket: str, out_dir: Path) -> list[str]:
     """Copy every object of the bucket to out_dir/<key>; return the keys."""
-    keys = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for obj in page.get("Contents", []):
-            target = out_dir / obj["Key"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
-            keys.append(obj["Key"])
-    return keys
+    return _download(s3, bucket, _keys(s3, bucket), out_dir)
 
 
 def print_outcome(outcome: RunOutcome) -> None:
@@ -115,15 +116,17 @@ def print_outcome(outcome: RunOutcome) -> None:
         _print(f"\nrun {outcome.run_id} FAILED at {outcome.reason}")
 
 
-def _fault_options(args: argparse.Namespace):
-    from .offline.cloud import Options
+def _offline_cloud(args: argparse.Namespace, **callbacks):
+    """An offline cloud with the command line's Parameter overrides and fault injection."""
+    from .offline.cloud import OfflineCloud, Options
 
-    return Options(
+    options = Options(
         duplicate_events=args.duplicate_events,
         fail_training="injected failure: training ended by mlpipe run --fail train" if "train" in args.fail else None,
         fail_transform="injected failure: transform ended by mlpipe run --fail transform" if "transform" in args.fail else None,
         throttle=args.throttle,
     )
+    return OfflineCloud(options=options, parameter_overrides=dict(item.split("=", 1) for item in args.param), **callbacks)
 
 
 def _upload(s3, bucket: str, source: Path) -> tuple[str, str]:
@@ -176,17 +179,13 @@ def run_on_stack(args: argparse.Namespace, source: Path) -> int:
 
 def run_offline(args: argparse.Namespace, source: Path) -> int:
     """Start the offline cloud, upload, follow, and keep a copy of the bucket."""
-    from .offline.cloud import OfflineCloud
-
-    overrides = dict(item.split("=", 1) for item in args.param)
     started = time.monotonic()
 
     def on_invocation(inv) -> None:
         if not inv.result.ok:
             _print(f"  ! {inv.function} attempt {inv.attempt} failed: {inv.result.error_type}: {inv.result.error}")
 
-    cloud = OfflineCloud(options=_fault_options(args), parameter_overrides=overrides, on_invocation=on_invocation)
-    with cloud:
+    with _offline_cloud(args, on_invocation=on_invocation) as cloud:
         _print(f"offline cloud up in {time.monotonic() - started:.1f}s: {len(cloud.pools)} functions, "
                f"routes from {cloud.stack.template_path.name}")
         _, run_id = _upload(cloud.client("s3"), cloud.bucket, source)
@@ -234,9 +233,7 @@ def cmd_empty(args: argparse.Namespace) -> int:
 
 def cmd_cloud(args: argparse.Namespace) -> int:
     """Keep an offline cloud running for other tools: AWS CLI, boto3, `mlpipe run --stack`."""
-    from .offline.cloud import OfflineCloud
-
-    with OfflineCloud(options=_fault_options(args), parameter_overrides=dict(i.split("=", 1) for i in args.param)) as cloud:
+    with _offline_cloud(args) as cloud:
         cloud.register_stack()
         _print(f"# offline cloud: stack {cloud.stack.name}, bucket {cloud.bucket}. Ctrl-C stops it.")
         for name, value in cloud.aws_environment().items():

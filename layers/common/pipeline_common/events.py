@@ -32,23 +32,15 @@ def uploaded_object(event: dict) -> UploadedObject:
     )
 
 
-def sagemaker_detail(event: dict, detail_type: str) -> dict:
-    """The detail of an ``aws.sagemaker`` job state change, after checking it is the one expected."""
+def sagemaker_job_event(event: dict, *detail_types: str) -> tuple[str, dict]:
+    """Detail type and detail of an ``aws.sagemaker`` job state change, after checking it is one of those expected."""
     parsed = EventBridgeEvent(event)
-    if parsed.source != "aws.sagemaker" or parsed.detail_type != detail_type:
-        raise ValueError(f"expected an aws.sagemaker {detail_type!r} event, got {parsed.source} {parsed.detail_type!r}")
-    return dict(parsed.detail)
+    if parsed.source != "aws.sagemaker" or parsed.detail_type not in detail_types:
+        raise ValueError(f"expected an aws.sagemaker event of {detail_types}, got {parsed.source} {parsed.detail_type!r}")
+    return parsed.detail_type, dict(parsed.detail)
 
 
 def run_of_marker(event: dict) -> tuple[str, str]:
     """Bucket and run id of an object the chain wrote under <prefix>/<run_id>/."""
     upload = uploaded_object(event)
     return upload.bucket, run_id_from_key(upload.key)
-
-
-def sagemaker_failure(event: dict) -> tuple[str, dict]:
-    """Detail type and detail of an ``aws.sagemaker`` training or transform job state change."""
-    parsed = EventBridgeEvent(event)
-    if parsed.source != "aws.sagemaker" or not parsed.detail_type.endswith("Job State Change"):
-        raise ValueError(f"expected an aws.sagemaker job state change, got {parsed.source} {parsed.detail_type!r}")
-    return parsed.detail_type, dict(parsed.detail)

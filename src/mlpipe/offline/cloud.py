@@ -183,6 +183,14 @@ class OfflineCloud:
                 time.sleep(0.02)
         raise TimeoutError(f"moto's server did not listen on port {port} within {timeout} s")
 
+    @staticmethod
+    def _async_queue(spec: FunctionSpec) -> str:
+        """The queue standing for Lambda's internal queue of a function's asynchronous invocations."""
+        return f"{spec.name}-async-events"
+
+    def _queue_arn(self, name: str) -> str:
+        return f"arn:aws:sqs:{self.region}:{ACCOUNT_ID}:{name}"
+
     def _thread(self, target: Callable, *args) -> None:
         threading.Thread(target=target, args=args, name=f"{target.__name__}-{args[0]}", daemon=True).start()
 
@@ -202,7 +210,7 @@ class OfflineCloud:
             ddb.create_table(TableName=self.stack.name_of(lid), KeySchema=props["KeySchema"],
                              AttributeDefinitions=props["AttributeDefinitions"], BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"))
         self.inbox_url = sqs.create_queue(QueueName=f"{self.stack.name}-notifications-inbox")["QueueUrl"]
-        inbox_arn = f"arn:aws:sqs:{self.region}:{ACCOUNT_ID}:{self.stack.name}-notifications-inbox"
+        inbox_arn = self._queue_arn(f"{self.stack.name}-notifications-inbox")
         for lid in self.stack.resources_of_type("AWS::SNS::Topic"):
             topic_arn = sns.create_topic(Name=self.stack.name_of(lid))["TopicArn"]
             sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=inbox_arn, Attributes={"RawMessageDelivery": "true"})
@@ -217,12 +225,12 @@ class OfflineCloud:
         for lid, spec in self.stack.functions.items():
             if not spec.routes:
                 continue
-            name = f"{spec.name}-async-events"
+            name = self._async_queue(spec)
             url = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": str(spec.timeout * (spec.max_retries + 2))})["QueueUrl"]
             self.queues[name] = url
             for route in spec.routes:
                 events.put_rule(Name=route.rule_name, EventPattern=json.dumps(route.pattern), State="ENABLED")
-                events.put_targets(Rule=route.rule_name, Targets=[{"Id": lid, "Arn": f"arn:aws:sqs:{self.region}:{ACCOUNT_ID}:{name}"}])
+                events.put_targets(Rule=route.rule_name, Targets=[{"Id": lid, "Arn": self._queue_arn(name)}])
 
     def register_stack(self) -> None:
         """A CloudFormation stack with the template's Outputs, so `mlpipe run --stack` finds this cloud as it finds AWS.
@@ -278,7 +286,7 @@ class OfflineCloud:
         """EventBridge -> function: asynchronous invocations, each event in its own execution environment."""
         spec = self.stack.functions[lid]
         sqs = self.client("sqs")
-        url = self.queues[f"{spec.name}-async-events"]
+        url = self.queues[self._async_queue(spec)]
         copies = 2 if self.options.duplicate_events else 1
         with ThreadPoolExecutor(max_workers=max(self.options.concurrency, copies) * 4) as executor:
             while (messages := self._receive(sqs, url, 10)) is not None:
@@ -344,7 +352,7 @@ class OfflineCloud:
         spec = self.stack.functions[lid]
         sqs = self.client("sqs")
         url = self.queues[source.queue_name]
-        arn = f"arn:aws:sqs:{self.region}:{ACCOUNT_ID}:{source.queue_name}"
+        arn = self._queue_arn(source.queue_name)
         while (messages := self._receive(sqs, url, source.batch_size)) is not None:
             if not messages:
                 continue
@@ -371,7 +379,7 @@ class OfflineCloud:
     # -- helpers for callers --------------------------------------------------------------
     def queues_empty(self) -> bool:
         sqs = self.client("sqs")
-        watched = [f"{spec.name}-async-events" for spec in self.stack.functions.values() if spec.routes]
+        watched = [self._async_queue(spec) for spec in self.stack.functions.values() if spec.routes]
         watched += [source.queue_name for spec in self.stack.functions.values() for source in spec.sqs_sources]
         for name in watched:
             attrs = sqs.get_queue_attributes(
