@@ -23,6 +23,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# The xgboost release of every container version the offline SageMaker offers, besides the venv's own
+# (the list is CONTAINER_XGBOOST in src/mlpipe/offline/xgboost_container.py): installed here, never at run time.
+$(VENV)/.releases: $(VENV)/.installed src/mlpipe/offline/xgboost_container.py
+	$(PYTHON) -m mlpipe.offline.xgboost_container install-releases
+	touch $@
+
 $(SAGEMAKER_VENV)/.installed: requirements-sagemaker.txt
 	test -x $(SAGEMAKER_VENV)/bin/python || $(PY312) -m venv $(SAGEMAKER_VENV)
 	$(SAGEMAKER_VENV)/bin/python -m pip install --quiet --upgrade pip
@@ -35,7 +41,7 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
 	touch $@
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed $(VENV)/.releases
 
 tools: $(SAGEMAKER_VENV)/.installed $(CHECKOV_VENV)/.installed browser
 

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +24,8 @@ import numpy as np
 # The xgboost release inside each container version (aws/sagemaker-xgboost-container, docker/<version>/base/Dockerfile.cpu).
 CONTAINER_XGBOOST = {"1.7-1": "1.7.4", "3.0-5": "3.0.5"}
 MODEL_FILE = "xgboost-model"
-RELEASES_HOME = Path(os.environ.get("MLPIPE_HOME", ".mlpipe")) / "xgboost"
-_INSTALL_LOCK = threading.Lock()
+# Releases other than the venv's own, installed by `make venv` (never at run time), one folder each.
+RELEASES_HOME = Path(sys.prefix) / "xgboost-releases"
 
 
 class AlgorithmError(Exception):
@@ -116,19 +115,31 @@ def transform(booster, records: bytes) -> bytes:
 
 
 # -- other container versions: the job runs in a process with that version's xgboost release -------------
+def _package(release: str) -> str:
+    # The CPU-only wheel of xgboost 2 and later has the same Python API and model format.
+    return f"xgboost-cpu=={release}" if int(release.split(".")[0]) >= 2 else f"xgboost=={release}"
+
+
 def release_dir(release: str) -> Path:
-    """A folder holding exactly this xgboost release, installed from PyPI on first use."""
+    """The folder holding exactly this xgboost release, as `make venv` installed it."""
     target = RELEASES_HOME / release
-    with _INSTALL_LOCK:
-        if not (target / ".complete").exists():
-            # The CPU-only wheel of xgboost 2 and later has the same Python API and model format.
-            package = f"xgboost-cpu=={release}" if int(release.split(".")[0]) >= 2 else f"xgboost=={release}"
-            result = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), package],
-                                    capture_output=True, text=True)
-            if result.returncode != 0:
-                raise AlgorithmError(f"could not install {package} for the offline container: {result.stderr.strip()[-500:]}")
-            (target / ".complete").write_text(release)
+    if not (target / ".complete").exists():
+        raise AlgorithmError(f"xgboost {release} is not installed in {RELEASES_HOME}: run `make venv`")
     return target
+
+
+def install_releases() -> list[str]:
+    """Install every release the offline trainer runs that the venv does not hold itself (the Makefile's step)."""
+    installed = []
+    for release in sorted(set(CONTAINER_XGBOOST.values()) - {installed_release()}):
+        target = RELEASES_HOME / release
+        if (target / ".complete").exists():
+            continue
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), _package(release)],
+                       check=True)
+        (target / ".complete").write_text(release)
+        installed.append(release)
+    return installed
 
 
 def run_in_release(release: str, command: str, **files: bytes | str) -> bytes:
@@ -147,14 +158,17 @@ def run_in_release(release: str, command: str, **files: bytes | str) -> bytes:
 
 
 def _main() -> None:
-    parser = argparse.ArgumentParser(description="one train or transform step of the offline container")
-    parser.add_argument("command", choices=["train", "transform"])
-    parser.add_argument("--release", required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--data", required=True)
+    parser = argparse.ArgumentParser(description="one train or transform step of the offline container, or the install step")
+    parser.add_argument("command", choices=["train", "transform", "install-releases"])
+    parser.add_argument("--release")
+    parser.add_argument("--out")
+    parser.add_argument("--data")
     parser.add_argument("--hyperparameters")
     parser.add_argument("--model")
     args = parser.parse_args()
+    if args.command == "install-releases":
+        print(f"xgboost releases in {RELEASES_HOME}: installed {install_releases() or 'nothing new'}")
+        return
     if _xgboost().__version__ != args.release:
         raise SystemExit(f"AlgorithmError: expected xgboost {args.release}, loaded {_xgboost().__version__}")
     data = Path(args.data).read_bytes()
