@@ -11,25 +11,24 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-for service in ("preprocess", "split", "evaluate"):
-    sys.path.insert(0, str(ROOT / "services" / service))
-sys.path.insert(0, str(ROOT / "layers" / "common"))
+sys.path.insert(0, str(ROOT / "services" / "evaluate"))
+sys.path[:0] = [str(ROOT / "layers" / "common"), str(ROOT / "layers" / "data")]
 
 import evaluate_core  # noqa: E402
-import preprocess_core  # noqa: E402
-import split_core  # noqa: E402
 from mlpipe.offline import xgboost_container  # noqa: E402
+from pipeline_common.models import load_spec_text  # noqa: E402
+from tabular.prepare import prepare  # noqa: E402
 
 HYPERPARAMETERS = {"objective": "binary:logistic", "num_round": "100", "max_depth": "5", "eta": "0.2", "subsample": "0.8"}
 
 
 def main(path: str) -> None:
     started = time.perf_counter()
-    table, _profile = preprocess_core.preprocess(Path(path).read_bytes())
-    files = split_core.split(table, "Survived", "row_id", preprocess_core.FEATURES, 0.2, 42)
+    spec = load_spec_text((ROOT / "datasets" / "titanic.yaml").read_text())
+    files = prepare(Path(path).read_bytes(), spec, 0.2, 42)
     model = xgboost_container.train(files.train, HYPERPARAMETERS)
     predictions = xgboost_container.transform(xgboost_container.load_model(model), files.test_features)
-    metrics, _ = evaluate_core.evaluate(predictions, files.test_labels, 0.5)
+    metrics, *_ = evaluate_core.evaluate([predictions], [files.test_labels], "binary", files.transform.classes, 0.5)
     print(f"accuracy {metrics['accuracy']:.4f} in {time.perf_counter() - started:.2f}s after imports")
 
 

@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # Lambda sets a function's environment before its code is imported; Powertools' Metrics reads the
 # namespace then. The handler tests import the handlers once, so the template's namespace is set first.
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "mlpipe")
-for path in (ROOT / "layers" / "common", *sorted((ROOT / "services").iterdir())):
+# The layers (SpecsLayer included: the shipped specs) and every function folder, as Lambda puts them on the path.
+for path in (ROOT / "layers" / "common", ROOT / "layers" / "data", ROOT / "datasets", *sorted((ROOT / "services").iterdir())):
     sys.path.insert(0, str(path))
 
 DATA = ROOT / "data" / "titanic.csv"

@@ -172,12 +172,27 @@ def _trees(data: bytes) -> list[list[tuple[int, float]]]:
     raise UnsupportedModel("unknown model format")
 
 
-def gain_importance(model_tar_gz: bytes, feature_names: list[str]) -> dict[str, float]:
-    """Average gain of the splits on each feature, largest first; features never split on are left out."""
+def split_gains(model_tar_gz: bytes, feature_names: list[str]) -> dict[str, tuple[float, int]]:
+    """Total gain and number of splits per model column; columns never split on are left out."""
     total, count = defaultdict(float), defaultdict(int)
     for tree in _trees(model_bytes(model_tar_gz)):
         for feature, gain in tree:
             total[feature] += gain
             count[feature] += 1
-    named = {feature_names[f] if f < len(feature_names) else f"f{f}": total[f] / count[f] for f in total}
-    return dict(sorted(named.items(), key=lambda item: -item[1]))
+    return {feature_names[f] if f < len(feature_names) else f"f{f}": (total[f], count[f]) for f in total}
+
+
+def average_gain(gains: dict[str, tuple[float, int]], sources: dict[str, str] | None = None) -> dict[str, float]:
+    """Average gain per split, largest first: per model column, or per input column when ``sources`` maps
+    model columns (one-hot levels, say) to the column they come from."""
+    total, count = defaultdict(float), defaultdict(int)
+    for name, (gain, splits) in gains.items():
+        key = (sources or {}).get(name, name)
+        total[key] += gain
+        count[key] += splits
+    return dict(sorted(((k, total[k] / count[k]) for k in total), key=lambda item: -item[1]))
+
+
+def gain_importance(model_tar_gz: bytes, feature_names: list[str]) -> dict[str, float]:
+    """Average gain of the splits on each feature, largest first (xgboost's get_score(importance_type="gain"))."""
+    return average_gain(split_gains(model_tar_gz, feature_names))

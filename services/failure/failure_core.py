@@ -9,7 +9,7 @@ from pipeline_common import layout
 TRAINING = "SageMaker Training Job State Change"
 TRANSFORM = "SageMaker Transform Job State Change"
 # The stage whose function is triggered by an object under each prefix.
-STAGE_OF_PREFIX = {layout.RAW: "preprocess", layout.PROCESSED: "split", layout.SPLIT: "train", layout.INFERENCE_OUTPUT: "evaluate"}
+STAGE_OF_PREFIX = {layout.RAW: "preprocess", layout.SPLIT: "train", layout.INFERENCE_OUTPUT: "evaluate"}
 
 
 @dataclass(frozen=True)

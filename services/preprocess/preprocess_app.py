@@ -1,39 +1,44 @@
-"""preprocess: raw/<file>.csv -> processed/<run>/{processed.csv, profile.json, manifest.json}.
+"""preprocess: raw/[<dataset>/]<file>.csv -> the run's split data, fitted transform, profile and split manifest.
 
-A file that cannot be processed is rejected: errors/<run>/error.json says why, the run is
-marked failed, and nothing downstream starts. The raw object is only ever read.
+Validates against the dataset's spec, splits, fits the transform on the training rows only and
+writes everything training needs; the split manifest, written last, starts training. A file
+that cannot be used is rejected: errors/<run>/error.json says why, the run is marked failed,
+and nothing downstream starts. The raw object is only ever read.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
 
-from pipeline_common import aws, config, layout, manifest, runs
+from pipeline_common import aws, config, layout, runs, specs
 from pipeline_common.errors import InputRejected
 from pipeline_common.events import uploaded_object
 from pipeline_common.idempotency import run_once
 from pipeline_common.observability import MetricUnit, logger, metrics, stage_seconds, start_run_context, tracer
 
 import preprocess_core
+from tabular.prepare import prepare
 
-STAGE = "preprocess"
+STAGE = preprocess_core.STAGE
 
 
 def preprocess_upload(task: dict) -> dict:
     bucket, run_id, source = task["bucket"], task["run_id"], task["source"]
-    keys = layout.RunKeys(run_id)
-    runs.update_status(bucket, run_id, lambda doc, at: {**runs.stage_started(doc, STAGE, at), "source": source})
+    runs.update_status(bucket, run_id, lambda doc, at: {**runs.stage_started(doc, STAGE, at), "source": source,
+                                                        "dataset": source["dataset"]})
+    test_fraction, seed = config.env_float("TEST_FRACTION"), config.env_int("SPLIT_SEED")
     body = b""
     try:
         limit = config.env_int("MAX_INPUT_MEGABYTES") * 1024 * 1024
         if source["size"] is not None:
             preprocess_core.check_size(source["size"], limit)  # before downloading what we could not hold
+        spec, spec_origin = specs.load(bucket, source["dataset"])
         request = {"Bucket": bucket, "Key": source["key"]}
         if source["version_id"]:
             request["VersionId"] = source["version_id"]  # exactly the uploaded bytes, even if the key was overwritten since
         body = aws.client("s3").get_object(**request)["Body"].read()
         preprocess_core.check_size(len(body), limit)
-        table, profile = preprocess_core.preprocess(body)
+        prepared = prepare(body, spec, test_fraction, seed)
     except InputRejected as rejected:
         metrics.add_metric(name="FilesRejected", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="RowsRejected", unit=MetricUnit.Count, value=max(0, body.count(b"\n") - 1))
@@ -41,18 +46,17 @@ def preprocess_upload(task: dict) -> dict:
         logger.warning("input rejected", extra={"reason": rejected.reason, "details": rejected.details})
         return {"run_id": run_id, "status": "rejected", "reason": rejected.reason}
 
-    aws.put_bytes(bucket, keys.processed_table, table)
-    aws.put_json(bucket, keys.processed_profile, profile)
-    marker = manifest.build(
-        run_id, STAGE, {"table": (keys.processed_table, table)}, source=source, label=preprocess_core.LABEL,
-        id_column=preprocess_core.ID_COLUMN, features=preprocess_core.FEATURES, rows=profile["rows"],
-    )
-    status = runs.update_status(bucket, run_id, lambda doc, at: runs.stage_finished(doc, STAGE, at, rows=profile["rows"]))
+    objects, manifest = preprocess_core.artifacts(prepared, run_id, source, spec_origin, test_fraction, seed)
+    for key, data, content_type in objects:
+        aws.put_bytes(bucket, key, data, content_type)
+    summary = {"rows": prepared.profile["rows"], "n_train": prepared.n_train, "n_test": prepared.n_test,
+               "problem_type": manifest.problem_type, "warnings": len(prepared.profile["warnings"])}
+    status = runs.update_status(bucket, run_id, lambda doc, at: runs.stage_finished(doc, STAGE, at, **summary))
     stage_seconds(status, STAGE)
-    metrics.add_metric(name="RowsIn", unit=MetricUnit.Count, value=profile["rows"])
-    aws.put_json(bucket, keys.processed_manifest, marker)  # last: the marker starts the next stage
-    logger.info("preprocessed", extra={"rows": profile["rows"], "source_key": source["key"]})
-    return {"run_id": run_id, "status": "done", "rows": profile["rows"]}
+    metrics.add_metric(name="RowsIn", unit=MetricUnit.Count, value=prepared.profile["rows_in"])
+    aws.put_json(bucket, layout.RunKeys(run_id).split_manifest, manifest.model_dump(mode="json"))  # last: starts training
+    logger.info("preprocessed", extra={**summary, "source_key": source["key"], "dataset": source["dataset"]})
+    return {"run_id": run_id, "status": "done", **summary}
 
 
 @logger.inject_lambda_context(log_event=False)
@@ -66,4 +70,5 @@ def handler(event: dict, context) -> dict:
     run_id = layout.run_id_for_upload(upload.key, upload.version_id, upload.sequencer)
     start_run_context(run_id)
     source = {k: v for k, v in asdict(upload).items() if k != "bucket"}
+    source["dataset"] = layout.dataset_of_upload(upload.key, config.env_str("DEFAULT_DATASET"))
     return run_once(context, STAGE, run_id, preprocess_upload, bucket=upload.bucket, source=source)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from pipeline_common import aws, config, runs
+from pipeline_common import aws, config, layout, runs
 from pipeline_common.idempotency import marker_handler
+from pipeline_common.models import SplitManifest
 from pipeline_common.observability import logger
 
 import train_core
@@ -29,7 +30,8 @@ def settings_from_env() -> train_core.TrainingSettings:
 
 def start_training(task: dict) -> dict:
     bucket, run_id = task["bucket"], task["run_id"]
-    request = train_core.training_job_request(bucket, config.job_prefix(), run_id, settings_from_env())
+    manifest = SplitManifest.model_validate(aws.get_json(bucket, layout.RunKeys(run_id).split_manifest))
+    request = train_core.training_job_request(bucket, config.job_prefix(), run_id, settings_from_env(), manifest)
     name = request["TrainingJobName"]
     lineage = {"training_job": name, "image": request["AlgorithmSpecification"]["TrainingImage"],
                "hyperparameters": request["HyperParameters"], "instance_type": request["ResourceConfig"]["InstanceType"]}

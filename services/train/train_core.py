@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipeline_common import layout
+from pipeline_common.models import SplitManifest
 
 
 @dataclass(frozen=True)
@@ -15,12 +16,23 @@ class TrainingSettings:
     instance_count: int
     volume_gb: int
     max_runtime_seconds: int
-    hyperparameters: dict
+    hyperparameters: dict  # the stack's defaults (template Parameters)
     spot: bool = False
     spot_max_wait_seconds: int = 0
 
 
-def training_job_request(bucket: str, job_prefix: str, run_id: str, settings: TrainingSettings) -> dict:
+def hyperparameters(defaults: dict, manifest: SplitManifest) -> dict[str, str]:
+    """The stack's defaults, then the objective of the problem type, then the dataset spec's overrides.
+
+    SageMaker takes every hyperparameter as a string; num_class comes from the classes found.
+    """
+    merged = {**defaults, "objective": manifest.objective, **manifest.hyperparameters}
+    if manifest.problem_type == "multiclass":
+        merged["num_class"] = len(manifest.classes)
+    return {k: str(v) for k, v in merged.items()}
+
+
+def training_job_request(bucket: str, job_prefix: str, run_id: str, settings: TrainingSettings, manifest: SplitManifest) -> dict:
     keys = layout.RunKeys(run_id)
     stopping = {"MaxRuntimeInSeconds": settings.max_runtime_seconds}
     if settings.spot:
@@ -34,8 +46,7 @@ def training_job_request(bucket: str, job_prefix: str, run_id: str, settings: Tr
         "TrainingJobName": layout.job_name(job_prefix, run_id),
         "AlgorithmSpecification": {"TrainingImage": settings.image, "TrainingInputMode": "File"},
         "RoleArn": settings.role_arn,
-        # SageMaker takes every hyperparameter as a string.
-        "HyperParameters": {k: str(v) for k, v in settings.hyperparameters.items()},
+        "HyperParameters": hyperparameters(settings.hyperparameters, manifest),
         "InputDataConfig": [
             {
                 "ChannelName": "train",

@@ -17,8 +17,8 @@ from pipeline_common import layout, runs
 
 # What each stage's status entry says worth a line, besides its timing.
 STAGE_DETAILS = {
-    "preprocess": lambda e: f"{e['rows']} rows" if "rows" in e else "",
-    "split": lambda e: f"{e['n_train']} train / {e['n_test']} test rows" if "n_train" in e else "",
+    "preprocess": lambda e: (f"{e['rows']} rows, {e.get('problem_type')}: {e['n_train']} train / {e['n_test']} test"
+                             + (f", {e['warnings']} warning(s)" if e.get("warnings") else "")) if "n_train" in e else "",
     "train": lambda e: f"training job {e.get('training_job', '?')}" + (f", {e['billable_seconds']} s billed" if e.get("billable_seconds") else ""),
     "infer": lambda e: f"model and transform job {e.get('transform_job', '?')}",
     "evaluate": lambda e: "",
@@ -41,6 +41,7 @@ class RunOutcome:
     error: dict | None = None
     steps: list[Step] = field(default_factory=list)
     reason: str = ""
+    warnings: list[dict] = field(default_factory=list)  # the data warnings of the run's profile
 
 
 def read_json(s3, bucket: str, key: str) -> dict | None:
@@ -85,6 +86,9 @@ class RunFollower:
                 self._step(stage, "done", f"done in {entry['seconds']:.2f}s" + (f": {detail}" if detail else ""))
             elif entry.get("status") == runs.FAILED:
                 self._step(stage, "failed", f"FAILED after {entry.get('seconds', 0):.2f}s")
+        if status["status"] in (runs.SUCCEEDED, runs.FAILED):
+            profile = read_json(self.s3, self.bucket, self.keys.profile) or {}
+            self.outcome.warnings = profile.get("warnings", [])
         if status["status"] == runs.SUCCEEDED:
             self.outcome.succeeded = True
             self.outcome.metrics = read_json(self.s3, self.bucket, self.keys.metrics)

@@ -23,15 +23,16 @@ def test_run_shows_every_stage_prints_metrics_and_mirrors_the_bucket(tmp_path):
     result = mlpipe("run", str(DATA), "--out", str(tmp_path), home=tmp_path / "home")
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    for stage in ("preprocess", "split", "train", "infer", "evaluate"):
+    for stage in ("preprocess", "train", "infer", "evaluate"):
         assert f"] {stage}" in out
-    assert out.index("] preprocess") < out.index("] split") < out.index("] train") < out.index("] infer") < out.index("] evaluate")
+    assert out.index("] preprocess") < out.index("] train") < out.index("] infer") < out.index("] evaluate")
+    assert "713 train / 178 test" in out
     (metrics_path,) = tmp_path.glob("evaluation/*/metrics.json")
     metrics = json.loads(metrics_path.read_text())
     assert {"run_id", "accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "threshold", "n_test"} <= metrics.keys()
     assert set(metrics["confusion_matrix"]) == {"tp", "fp", "tn", "fn"}
     assert metrics["accuracy"] >= 0.78
-    assert f"accuracy   {metrics['accuracy']:.4f}" in out
+    assert f"accuracy    {metrics['accuracy']:.4f}   (95% {metrics['intervals']['accuracy'][0]:.4f}" in out
     run_id = metrics["run_id"]
     assert (tmp_path / "raw" / "titanic.csv").read_bytes() == DATA.read_bytes()
     for prefix in ("processed", "splitData", "models", "inference-output", "evaluation"):
@@ -82,16 +83,17 @@ def test_runs_and_show_read_the_recorded_history(tmp_path):
     assert len(rows) == 2
     good = next(r for r in rows if r.startswith("titanic-"))
     bad = next(r for r in rows if r.startswith("header-only-"))
-    assert "succeeded" in good and " 0.8034 " in good
+    metrics = json.loads(next((tmp_path / "bucket" / "evaluation").glob("*/metrics.json")).read_text())
+    assert "succeeded" in good and f" accuracy {metrics['accuracy']:.4f} " in good and " titanic " in good
     assert "failed" in bad and "preprocess: file has a header but no data rows" in bad
     shown = mlpipe("show", bad.split()[0], home=tmp_path)
     assert shown.returncode == 0
     assert "failed at preprocess: file has a header but no data rows" in shown.stdout
     assert "error record:" in shown.stdout
     shown = mlpipe("show", good.split()[0], home=tmp_path)
-    for stage in ("preprocess", "split", "train", "infer", "evaluate"):
+    for stage in ("preprocess", "train", "infer", "evaluate"):
         assert f"  {stage:<10} succeeded" in shown.stdout
-    assert "accuracy=0.8034" in shown.stdout
+    assert f"accuracy    {metrics['accuracy']:.4f}" in shown.stdout
     assert mlpipe("show", "no-such-run-0123456789", home=tmp_path).returncode == 2
 
 

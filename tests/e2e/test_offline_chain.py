@@ -24,7 +24,7 @@ def test_titanic_reaches_evaluation_with_good_accuracy(offline, titanic_bytes):
     assert sum(metrics["confusion_matrix"].values()) == 178
     # every stage went through its own function, routed by the template's rules
     invoked = Counter(inv.function for inv in offline.invocations if inv.result.ok)
-    assert invoked == {"PreprocessFunction": 1, "SplitFunction": 1, "TrainFunction": 1, "InferFunction": 1, "EvaluateFunction": 1}
+    assert invoked == {"PreprocessFunction": 1, "TrainFunction": 1, "InferFunction": 1, "EvaluateFunction": 1}
     # SageMaker's data contract: model.tar.gz with xgboost-model, <input>.out with one line per test row
     job = layout.job_name("mlpipe", run_id)
     artifact = offline.client("s3").get_object(Bucket=offline.bucket, Key=layout.model_artifact_key(run_id, job))["Body"].read()
@@ -33,7 +33,7 @@ def test_titanic_reaches_evaluation_with_good_accuracy(offline, titanic_bytes):
         booster = xgboost.Booster()
         booster.load_model(bytearray(tar.extractfile("xgboost-model").read()))
     assert booster.num_boosted_rounds() == 100
-    out = offline.client("s3").get_object(Bucket=offline.bucket, Key=keys.transform_output)["Body"].read()
+    out = offline.client("s3").get_object(Bucket=offline.bucket, Key=keys.transform_output(0))["Body"].read()
     assert len(out.decode().splitlines()) == 178
     described = offline.client("sagemaker").describe_training_job(TrainingJobName=job)
     assert described["TrainingJobStatus"] == "Completed"
@@ -67,7 +67,7 @@ def test_sorted_input_is_shuffled_and_stratified(offline, titanic_bytes, order):
     frame = pd.read_csv(io.BytesIO(titanic_bytes)).sort_values(order, kind="mergesort")
     run_id = run_file(offline, frame.to_csv(index=False).encode(), f"raw/sorted-by-{order.lower()}.csv")
     keys = layout.RunKeys(run_id)
-    labels = pd.read_csv(io.BytesIO(offline.client("s3").get_object(Bucket=offline.bucket, Key=keys.test_labels)["Body"].read()))
+    labels = pd.read_csv(io.BytesIO(offline.client("s3").get_object(Bucket=offline.bucket, Key=keys.labels_part(0))["Body"].read()))
     assert labels["label"].value_counts().to_dict() == {0: 110, 1: 68}
     assert read_json(offline, keys.metrics)["accuracy"] >= 0.75
 
@@ -88,7 +88,7 @@ def test_handler_logs_are_json_with_the_run_id(offline, titanic_bytes):
 
     lines = [json.loads(line) for _, line in offline.logs if line.startswith("{")]
     of_run = [line for line in lines if line.get("correlation_id") == run_id]
-    assert {line["service"] for line in of_run} == {"preprocess", "split", "train", "infer", "evaluate"}
+    assert {line["service"] for line in of_run} == {"preprocess", "train", "infer", "evaluate"}
 
 
 def test_another_container_version_trains_with_its_own_xgboost_release(titanic_bytes):

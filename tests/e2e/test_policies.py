@@ -12,7 +12,7 @@ from samtranslator.translator.transform import transform
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.e2e
-FUNCTIONS = ["PreprocessFunction", "SplitFunction", "TrainFunction", "InferFunction", "EvaluateFunction", "FailureFunction"]
+FUNCTIONS = ["PreprocessFunction", "TrainFunction", "InferFunction", "EvaluateFunction", "FailureFunction"]
 # Actions without resource-level permissions: the only ones allowed on "*".
 NO_RESOURCE_LEVEL = {"cloudwatch:PutMetricData", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 
@@ -98,9 +98,8 @@ def test_every_star_resource_in_the_template_says_why():
 @pytest.mark.parametrize(
     ("function", "reads", "writes"),
     [
-        ("PreprocessFunction", {"raw", "runs"}, {"processed", "errors", "runs"}),
-        ("SplitFunction", {"processed", "runs"}, {"splitData", "runs"}),
-        ("TrainFunction", {"runs"}, {"runs"}),
+        ("PreprocessFunction", {"raw", "specs", "runs"}, {"processed", "splitData", "models", "errors", "runs"}),
+        ("TrainFunction", {"splitData", "runs"}, {"runs"}),
         ("InferFunction", {"runs"}, {"runs"}),
         ("EvaluateFunction", {"inference-output", "splitData", "processed", "models", "runs"}, {"evaluation", "runs"}),
         ("FailureFunction", {"runs"}, {"errors", "runs"}),

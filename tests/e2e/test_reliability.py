@@ -48,14 +48,14 @@ def test_every_event_delivered_twice_at_once_gives_one_of_everything(normal_metr
         run_id = run_file(cloud, TITANIC, "raw/titanic.csv")
         invoked = Counter(inv.function for inv in cloud.invocations)
         # each of the five functions really saw its event at least twice
-        for function in ("PreprocessFunction", "SplitFunction", "TrainFunction", "InferFunction", "EvaluateFunction"):
+        for function in ("PreprocessFunction", "TrainFunction", "InferFunction", "EvaluateFunction"):
             assert invoked[function] >= 2, invoked
         assert jobs_of_run(cloud, run_id) == {"training": 1, "model": 1, "transform": 1, "create_calls": 3}
         counts = version_counts(cloud, run_id)
         data_keys = {k: n for k, n in counts.items() if not k.startswith(layout.RUNS)}
-        assert data_keys and set(data_keys.values()) == {1}, data_keys  # one processed set, one split, one model ...
+        assert data_keys and set(data_keys.values()) == {1}, data_keys  # one profile, one split, one model ...
         keys = layout.RunKeys(run_id)
-        assert counts[keys.metrics] == 1 and counts[keys.transform_output] == 1
+        assert counts[keys.metrics] == 1 and counts[keys.transform_output(0)] == 1
         assert counts[layout.model_artifact_key(run_id, layout.job_name(cloud.job_prefix, run_id))] == 1
         metrics = read_json(cloud, keys.metrics)
         assert {k: v for k, v in metrics.items() if k != "run_id"} == {k: v for k, v in normal_metrics.items() if k != "run_id"}
@@ -75,7 +75,8 @@ BAD_INPUTS = {
     "binary": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00" * 20, "binary, not CSV"),
     "no-survived": (_rows(FRAME.drop(columns="Survived")), "required column(s) missing: Survived"),
     "no-sex": (_rows(FRAME.drop(columns="Sex")), "required column(s) missing: Sex"),
-    "label-2": (_rows(FRAME.assign(Survived=FRAME["Survived"].replace({1: 2}))), "Survived must hold only 0 or 1"),
+    "label-2": (_rows(FRAME.assign(Survived=FRAME["Survived"].replace({1: 2}))), "Survived must be one of 0, 1"),
+    "infinite-fare": (_rows(FRAME.assign(Fare=FRAME["Fare"].astype(object).where(FRAME.index != 7, "inf"))), "Fare holds 1 non-finite"),
     "text-in-age": (_rows(FRAME.assign(Age=FRAME["Age"].astype(object).where(FRAME.index != 5, "about thirty"))), "column Age must be numeric"),
     "single-class": (_rows(FRAME[FRAME["Survived"] == 0]), "single class"),
     "too-few-rows": (_rows(FRAME.head(6)), "too few rows to split"),
@@ -132,20 +133,20 @@ def test_failed_job_marks_the_run_failed_notifies_and_starts_nothing_downstream(
         jobs = jobs_of_run(cloud, run_id)
         if stage == "train":
             assert (jobs["model"], jobs["transform"]) == (0, 0)
-        assert not cloud.client("s3").list_objects_v2(Bucket=cloud.bucket, Prefix=keys.transform_output).get("Contents")
+        assert not cloud.client("s3").list_objects_v2(Bucket=cloud.bucket, Prefix=keys.transform_output_prefix).get("Contents")
         assert not cloud.client("s3").list_objects_v2(Bucket=cloud.bucket, Prefix=keys.metrics).get("Contents")
 
 
 def test_a_function_that_keeps_failing_is_retried_then_its_run_is_marked_failed(offline):
     run_id = "handmade-0123456789"
     s3 = offline.client("s3")
-    # a commit marker naming a table that does not exist: split fails on every attempt
-    s3.put_object(Bucket=offline.bucket, Key=layout.RunKeys(run_id).processed_manifest, Body=b'{"files": {}}')
+    # a commit marker that is not a manifest: training fails on every attempt
+    s3.put_object(Bucket=offline.bucket, Key=layout.RunKeys(run_id).split_manifest, Body=b'{"files": {}}')
     offline.settle(60)
-    attempts = [inv for inv in offline.invocations if inv.function == "SplitFunction" and run_id in str(inv.event)]
+    attempts = [inv for inv in offline.invocations if inv.function == "TrainFunction" and run_id in str(inv.event)]
     assert [inv.attempt for inv in attempts] == [1, 2, 3] and not any(inv.result.ok for inv in attempts)
     error = read_json(offline, layout.RunKeys(run_id).error)
-    assert error["stage"] == "split"
+    assert error["stage"] == "train"
     assert "gave up after 3 attempts (RetriesExhausted)" in error["reason"]
     assert read_json(offline, layout.RunKeys(run_id).status)["status"] == "failed"
 

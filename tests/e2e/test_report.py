@@ -86,13 +86,13 @@ def test_every_log_line_of_a_run_carries_its_run_id(finished_run):
     for function, line in logs:
         record = json.loads(line)  # every line a function writes is JSON: no stray text
         by_function.setdefault(function, []).append(record)
-    assert set(by_function) >= {"PreprocessFunction", "SplitFunction", "TrainFunction", "InferFunction", "EvaluateFunction"}
+    assert set(by_function) >= {"PreprocessFunction", "TrainFunction", "InferFunction", "EvaluateFunction"}
     for function, records in by_function.items():
         for record in records:
             # log lines carry it as correlation id, metric records (EMF) as a property
             assert record.get("correlation_id") == run_id or record.get("run_id") == run_id, (function, record)
     services = {r["service"] for records in by_function.values() for r in records if "message" in r}
-    assert services == {"preprocess", "split", "train", "infer", "evaluate"}
+    assert services == {"preprocess", "train", "infer", "evaluate"}
 
 
 def test_metrics_of_a_run_are_emitted_as_emf(finished_run):
@@ -110,7 +110,7 @@ def test_metrics_of_a_run_are_emitted_as_emf(finished_run):
     assert emitted["RocAuc"][0][0] == pytest.approx(finished_run["status"]["metrics"]["roc_auc"])
     assert emitted["RunsSucceeded"][0] == (1.0, {"Pipeline": "mlpipe"})
     stages = {dims["Stage"] for _, dims in emitted["StageDuration"]}
-    assert stages == {"preprocess", "split", "train", "infer", "evaluate"}
+    assert stages == {"preprocess", "train", "infer", "evaluate"}
 
 
 def test_a_rejected_file_counts_as_a_failed_run_and_rejected_rows(titanic_bytes):

@@ -35,7 +35,7 @@ def test_run_on_a_stack_uploads_follows_and_mirrors_the_run(deployed, tmp_path):
     result = mlpipe(deployed, tmp_path / "home", "run", str(DATA), "--stack", deployed.stack.name, "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"bucket {deployed.bucket}" in result.stdout
-    for stage in ("preprocess", "split", "train", "infer", "evaluate"):
+    for stage in ("preprocess", "train", "infer", "evaluate"):
         assert f"] {stage}" in result.stdout
     (metrics_path,) = (tmp_path / "out").glob("evaluation/*/metrics.json")
     run_id = json.loads(metrics_path.read_text())["run_id"]

@@ -74,7 +74,7 @@ def dir_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-@pytest.mark.parametrize("logical_id", ["PreprocessFunction", "SplitFunction", "TrainFunction", "InferFunction", "EvaluateFunction", "FailureFunction"])
+@pytest.mark.parametrize("logical_id", ["PreprocessFunction", "TrainFunction", "InferFunction", "EvaluateFunction", "FailureFunction"])
 def test_built_function_imports_with_only_its_package_and_layers(built, logical_id):
     spec = load_stack().functions[logical_id]
     paths = [built / logical_id, *layer_build_dirs(built, spec)]

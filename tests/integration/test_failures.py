@@ -27,7 +27,7 @@ def test_rejected_file_gets_error_record_failed_status_and_notification(account,
     status = account.read_json(layout.RunKeys(run_id).status)
     assert status["status"] == "failed" and status["failure"]["stage"] == "preprocess"
     assert status["stages"]["preprocess"]["status"] == "failed"
-    assert account.keys_under(f"processed/{run_id}/") == []  # nothing for split to start on
+    assert account.keys_under(f"splitData/{run_id}/") == []  # nothing for training to start on
     assert account.read("raw/broken.csv") == body
     (notification,) = account.notifications()
     assert notification["run_id"] == run_id and notification["reason"] == error["reason"]
@@ -68,9 +68,9 @@ def test_abandoned_event_from_the_failure_queue_marks_its_run_failed(account, fu
     result = failure_app.handler(sample_event("failure_function_gave_up.json"), Context())
     assert result == {"batchItemFailures": []}
     error = account.read_json(layout.RunKeys(RUN).error)
-    assert error["stage"] == "split"
-    assert "gave up after 3 attempts (RetriesExhausted): ValueError" in error["reason"]
-    assert error["details"]["function"].startswith("mlpipe-SplitFunction")
+    assert error["stage"] == "train"
+    assert "gave up after 3 attempts (RetriesExhausted): ClientError" in error["reason"]
+    assert error["details"]["function"].startswith("mlpipe-TrainFunction")
 
 
 def test_an_unreadable_failure_record_is_reported_back_as_a_batch_item_failure(account, function_env):
@@ -81,8 +81,13 @@ def test_an_unreadable_failure_record_is_reported_back_as_a_batch_item_failure(a
     assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
 
 
-def test_train_treats_resource_in_use_as_already_started(account, function_env):
+def test_train_treats_resource_in_use_as_already_started(account, function_env, titanic_bytes):
+    from tabular.prepare import prepare
+    from tests.datasets import titanic_spec
+    from tests.integration.test_handlers import put_prepared
+
     function_env("TrainFunction")
+    put_prepared(account.s3, prepare(titanic_bytes, titanic_spec(), 0.2, 42))
     with Stubber(aws.client("sagemaker")) as stub:
         stub.add_client_error("create_training_job", service_error_code="ResourceInUse", http_status_code=400,
                               service_message="Training job names must be unique ...")

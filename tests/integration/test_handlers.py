@@ -8,12 +8,14 @@ import evaluate_app
 import infer_app
 import preprocess_app
 import preprocess_core
-import split_app
 import train_app
-from pipeline_common import layout, manifest
+from pipeline_common import layout, runs
+from pipeline_common.models import SplitManifest, dump_spec
+from tabular.prepare import prepare
+from tests.datasets import iris_frame, titanic_spec
 from tests.integration.conftest import BUCKET, Context, sample_event
 
-RUN = layout.run_id_from_key(sample_event("split_processed_manifest_created.json")["detail"]["object"]["key"])
+RUN = layout.run_id_from_key(sample_event("train_split_manifest_created.json")["detail"]["object"]["key"])
 
 
 def read(s3, key):
@@ -32,31 +34,74 @@ def upload_event(s3, key: str, body: bytes) -> dict:
     return event
 
 
+def put_prepared(s3, prepared, run_id: str = RUN) -> SplitManifest:
+    """A run as preprocess leaves it: split data, fitted transform, profile, then the manifest."""
+    objects, manifest = preprocess_core.artifacts(prepared, run_id, {"key": "raw/titanic.csv", "dataset": prepared.spec.name},
+                                                  {"shipped": "titanic.yaml"}, 0.2, 42)
+    for key, body, _ in objects:
+        s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    s3.put_object(Bucket=BUCKET, Key=layout.RunKeys(run_id).split_manifest, Body=manifest.model_dump_json().encode())
+    return manifest
+
+
 def test_sample_events_share_one_run():
     """The sample events describe one run, so each stage's event follows from the previous one's outputs."""
     raw = sample_event("preprocess_raw_csv_created.json")["detail"]["object"]
     assert layout.run_id_for_upload(raw["key"], raw["version-id"], raw["sequencer"]) == RUN
-    for name in ("train_split_manifest_created.json", "evaluate_predictions_created.json"):
-        assert layout.run_id_from_key(sample_event(name)["detail"]["object"]["key"]) == RUN
+    assert layout.run_id_from_key(sample_event("evaluate_predictions_created.json")["detail"]["object"]["key"]) == RUN
     assert sample_event("infer_training_job_completed.json")["detail"]["Tags"]["mlpipe:run-id"] == RUN
 
 
-def test_preprocess_writes_table_profile_and_marker_last(cloud, function_env, titanic_bytes):
-    function_env("PreprocessFunction")
+def test_preprocess_writes_split_data_transform_profile_and_the_manifest_last(cloud, function_env, titanic_bytes):
+    env = function_env("PreprocessFunction")
     event = upload_event(cloud, "raw/titanic.csv", titanic_bytes)
     result = preprocess_app.handler(event, Context())
     run_id = result["run_id"]
     keys = layout.RunKeys(run_id)
-    assert result == {"run_id": run_id, "status": "done", "rows": 891}
-    assert keys_under(cloud, f"processed/{run_id}/") == sorted([keys.processed_table, keys.processed_profile, keys.processed_manifest])
-    marker = json.loads(read(cloud, keys.processed_manifest))
-    manifest.verify(marker, "table", read(cloud, keys.processed_table))
-    assert marker["source"]["key"] == "raw/titanic.csv" and marker["features"] == preprocess_core.FEATURES
+    assert result == {"run_id": run_id, "status": "done", "rows": 891, "n_train": 713, "n_test": 178, "problem_type": "binary",
+                      "warnings": 0}
+    assert keys_under(cloud, f"splitData/{run_id}/") == sorted([keys.train_part(0), keys.test_part(0), keys.labels_part(0),
+                                                                keys.split_manifest])
+    assert keys_under(cloud, f"models/{run_id}/") == sorted([keys.frozen_spec, keys.transform])
+    manifest = SplitManifest.model_validate_json(read(cloud, keys.split_manifest))
+    assert manifest.dataset == env["DEFAULT_DATASET"] == "titanic"  # a file directly under raw/
+    assert manifest.seed == int(env["SPLIT_SEED"]) and manifest.test_fraction == float(env["TEST_FRACTION"])
+    assert manifest.objective == "binary:logistic" and manifest.classes == ["0", "1"]
+    for entry in manifest.files.values():
+        body = read(cloud, entry.key)
+        assert len(body) == entry.bytes
+    frozen = json.loads(read(cloud, keys.frozen_spec))
+    assert frozen["origin"] == {"shipped": "titanic.yaml"} and frozen["name"] == "titanic"  # from the SpecsLayer
     # the marker is written after the data it names
-    versions = {v["Key"]: v["LastModified"] for v in cloud.list_object_versions(Bucket=BUCKET, Prefix="processed/")["Versions"]}
-    assert versions[keys.processed_manifest] >= versions[keys.processed_table]
-    # the raw object is untouched
-    assert read(cloud, "raw/titanic.csv") == titanic_bytes
+    versions = {v["Key"]: v["LastModified"] for v in cloud.list_object_versions(Bucket=BUCKET)["Versions"]}
+    assert all(versions[keys.split_manifest] >= versions[e.key] for e in manifest.files.values())
+    assert read(cloud, "raw/titanic.csv") == titanic_bytes  # the raw object is untouched
+
+
+def test_a_spec_in_the_bucket_wins_and_is_frozen_with_the_run(cloud, function_env, titanic_bytes):
+    function_env("PreprocessFunction")
+    edited = titanic_spec(hyperparameters={"num_round": 7})
+    cloud.put_object(Bucket=BUCKET, Key=layout.spec_key("titanic"), Body=dump_spec(edited).encode())
+    run_id = preprocess_app.handler(upload_event(cloud, "raw/titanic/titanic.csv", titanic_bytes), Context())["run_id"]
+    keys = layout.RunKeys(run_id)
+    frozen = json.loads(read(cloud, keys.frozen_spec))
+    assert frozen["origin"]["key"] == "specs/titanic.yaml" and frozen["hyperparameters"] == {"num_round": 7}
+    assert SplitManifest.model_validate_json(read(cloud, keys.split_manifest)).hyperparameters == {"num_round": "7"}
+    # a later edit of the spec does not change what the run used
+    cloud.put_object(Bucket=BUCKET, Key=layout.spec_key("titanic"), Body=dump_spec(titanic_spec()).encode())
+    assert json.loads(read(cloud, keys.frozen_spec))["hyperparameters"] == {"num_round": 7}
+
+
+def test_a_dataset_folder_uses_its_own_spec_and_one_without_a_spec_is_refused(account, function_env):
+    function_env("PreprocessFunction")
+    body = iris_frame().to_csv(index=False).encode()
+    refused = preprocess_app.handler(upload_event(account.s3, "raw/iris/flowers.csv", body), Context())
+    assert refused["status"] == "rejected"
+    assert refused["reason"].startswith("dataset 'iris' has no spec: upload its spec to s3://mlpipe-data-example/specs/iris.yaml")
+    spec = {"name": "iris", "target": "species", "columns": {c: {"type": "numeric"} for c in iris_frame().columns[:4]}}
+    account.s3.put_object(Bucket=BUCKET, Key="specs/iris.yaml", Body=json.dumps(spec).encode())  # YAML reads JSON too
+    result = preprocess_app.handler(upload_event(account.s3, "raw/iris/flowers.csv", body), Context())
+    assert result["status"] == "done" and result["problem_type"] == "multiclass"
 
 
 def test_preprocess_reads_the_uploaded_version_even_if_overwritten(cloud, function_env, titanic_bytes):
@@ -70,56 +115,38 @@ def test_preprocess_duplicate_event_is_a_no_op(cloud, function_env, titanic_byte
     function_env("PreprocessFunction")
     event = upload_event(cloud, "raw/titanic.csv", titanic_bytes)
     first = preprocess_app.handler(event, Context())
-    before = cloud.list_object_versions(Bucket=BUCKET, Prefix="processed/")["Versions"]
+    before = cloud.list_object_versions(Bucket=BUCKET, Prefix="splitData/")["Versions"]
     assert preprocess_app.handler(event, Context()) == first  # the stored result, not a second run
-    assert cloud.list_object_versions(Bucket=BUCKET, Prefix="processed/")["Versions"] == before
+    assert cloud.list_object_versions(Bucket=BUCKET, Prefix="splitData/")["Versions"] == before
 
 
-def put_processed(s3, titanic_bytes):
-    table, _ = preprocess_core.preprocess(titanic_bytes)
-    keys = layout.RunKeys(RUN)
-    s3.put_object(Bucket=BUCKET, Key=keys.processed_table, Body=table)
-    marker = manifest.build(RUN, "preprocess", {"table": (keys.processed_table, table)}, source={"key": "raw/titanic.csv"},
-                            label="Survived", id_column="row_id", features=preprocess_core.FEATURES, rows=891)
-    s3.put_object(Bucket=BUCKET, Key=keys.processed_manifest, Body=json.dumps(marker).encode())
-
-
-def test_split_writes_the_three_files_and_its_marker(cloud, function_env, titanic_bytes):
-    env = function_env("SplitFunction")
-    put_processed(cloud, titanic_bytes)
-    result = split_app.handler(sample_event("split_processed_manifest_created.json"), Context())
-    assert result == {"run_id": RUN, "status": "done", "n_train": 713, "n_test": 178}
-    keys = layout.RunKeys(RUN)
-    marker = json.loads(read(cloud, keys.split_manifest))
-    assert marker["seed"] == int(env["SPLIT_SEED"]) and marker["test_fraction"] == float(env["TEST_FRACTION"])
-    for name, key in (("train", keys.train_data), ("test_features", keys.test_features), ("test_labels", keys.test_labels)):
-        manifest.verify(marker, name, read(cloud, key))
-    first_line = read(cloud, keys.train_data).split(b"\n")[0].split(b",")
-    assert first_line[0] in (b"0", b"1") and len(first_line) == 9
-
-
-def test_split_refuses_a_table_that_does_not_match_its_manifest(cloud, function_env, titanic_bytes):
-    function_env("SplitFunction")
-    put_processed(cloud, titanic_bytes)
-    cloud.put_object(Bucket=BUCKET, Key=layout.RunKeys(RUN).processed_table, Body=b"row_id,Survived\n1,1\n")
-    with pytest.raises(ValueError, match="does not match its manifest"):
-        split_app.handler(sample_event("split_processed_manifest_created.json"), Context())
-
-
-def test_train_starts_one_job_named_after_the_run(cloud, function_env):
+def test_train_starts_one_job_named_after_the_run_with_the_objective_of_its_problem(cloud, function_env, titanic_bytes):
     import boto3
 
     env = function_env("TrainFunction")
-    event = sample_event("train_split_manifest_created.json")
-    result = train_app.handler(event, Context())
+    put_prepared(cloud, prepare(titanic_bytes, titanic_spec(hyperparameters={"max_depth": 3}), 0.2, 42))
+    result = train_app.handler(sample_event("train_split_manifest_created.json"), Context())
     name = layout.job_name(env["JOB_PREFIX"], RUN)
     assert result == {"run_id": RUN, "status": "started", "training_job": name}
     job = boto3.client("sagemaker", region_name="us-east-1").describe_training_job(TrainingJobName=name)
     assert job["AlgorithmSpecification"]["TrainingImage"] == env["TRAINING_IMAGE"]
-    assert job["AlgorithmSpecification"]["TrainingImage"].endswith("/sagemaker-xgboost:1.7-1")
-    assert job["HyperParameters"] == json.loads(env["HYPERPARAMETERS"])
+    # the stack's defaults, the problem type's objective, then the spec's overrides
+    assert job["HyperParameters"] == {**json.loads(env["HYPERPARAMETERS"]), "objective": "binary:logistic", "max_depth": "3"}
     assert job["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == f"s3://{BUCKET}/splitData/{RUN}/train/"
     assert job["ResourceConfig"]["InstanceType"] == env["TRAINING_INSTANCE_TYPE"]
+
+
+def test_a_multiclass_run_trains_softprob_with_its_number_of_classes(cloud, function_env):
+    import boto3
+
+    function_env("TrainFunction")
+    spec = {"name": "iris", "target": "species", "columns": {c: {"type": "numeric"} for c in iris_frame().columns[:4]}}
+    from pipeline_common.models import parse_spec
+
+    put_prepared(cloud, prepare(iris_frame().to_csv(index=False).encode(), parse_spec(spec), 0.2, 42))
+    train_app.handler(sample_event("train_split_manifest_created.json"), Context())
+    job = boto3.client("sagemaker", region_name="us-east-1").describe_training_job(TrainingJobName=f"mlpipe-{RUN}")
+    assert job["HyperParameters"]["objective"] == "multi:softprob" and job["HyperParameters"]["num_class"] == "3"
 
 
 def test_infer_creates_model_and_transform_from_the_completed_job(cloud, function_env):
@@ -149,30 +176,30 @@ def test_infer_rejects_an_event_that_is_not_a_completed_job(cloud, function_env)
 
 def test_evaluate_writes_metrics_report_and_predictions(cloud, function_env, titanic_bytes):
     from mlpipe.offline import xgboost_container
-    from pipeline_common import runs
 
     env = function_env("EvaluateFunction")
     keys = layout.RunKeys(RUN)
-    table, profile = preprocess_core.preprocess(titanic_bytes)
-    cloud.put_object(Bucket=BUCKET, Key=keys.processed_profile, Body=json.dumps(profile).encode())
-    cloud.put_object(Bucket=BUCKET, Key=keys.split_manifest, Body=json.dumps({"features": preprocess_core.FEATURES}).encode())
-    rows = pd.read_csv(io.BytesIO(table))
-    train_csv = rows[["Survived", *preprocess_core.FEATURES]].to_csv(index=False, header=False).encode()
+    prepared = prepare(titanic_bytes, titanic_spec(), 0.2, 42)
+    put_prepared(cloud, prepared)
     artifact_key = layout.model_artifact_key(RUN, f"mlpipe-{RUN}")
-    cloud.put_object(Bucket=BUCKET, Key=artifact_key, Body=xgboost_container.train(train_csv, {"objective": "binary:logistic", "num_round": "10"}))
+    model = xgboost_container.train(prepared.train, {"objective": "binary:logistic", "num_round": "10"})
+    cloud.put_object(Bucket=BUCKET, Key=artifact_key, Body=model)
     runs.update_status(BUCKET, RUN, lambda doc, at: runs.stage_started(doc, "train", at, model_artifacts=f"s3://{BUCKET}/{artifact_key}",
                                                                      image="img:1.7-1", hyperparameters={"num_round": "10"}))
-    cloud.put_object(Bucket=BUCKET, Key=keys.test_labels, Body=b"row_id,label\n1,1\n2,0\n3,1\n4,0\n")
-    cloud.put_object(Bucket=BUCKET, Key=keys.transform_output, Body=b"0.9\n0.6\n0.3\n0.1\n")
+    predictions = xgboost_container.transform(xgboost_container.load_model(model), prepared.test_features)
+    cloud.put_object(Bucket=BUCKET, Key=keys.transform_output(0), Body=predictions)
     result = evaluate_app.handler(sample_event("evaluate_predictions_created.json"), Context())
-    assert result == {"run_id": RUN, "status": "done", "accuracy": 0.5}
     metrics = json.loads(read(cloud, keys.metrics))
-    assert metrics["threshold"] == float(env["THRESHOLD"])
-    assert metrics["confusion_matrix"] == {"tp": 1, "fp": 1, "tn": 1, "fn": 1}
-    assert {"run_id", "accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "n_test"} <= metrics.keys()
-    predictions = pd.read_csv(io.BytesIO(read(cloud, keys.predictions)))
-    assert predictions["predicted"].tolist() == [1, 1, 0, 0]
+    assert result == {"run_id": RUN, "status": "done", **{k: metrics[k] for k in ("accuracy", "roc_auc", "f1", "log_loss")}}
+    assert metrics["threshold"] == float(env["THRESHOLD"]) and metrics["n_test"] == 178
+    assert (metrics["problem_type"], metrics["target"], metrics["positive_class"], metrics["dataset"]) == ("binary", "Survived", "1", "titanic")
+    assert sum(metrics["confusion_matrix"].values()) == 178 and metrics["accuracy"] > 0.75
+    assert metrics["intervals"]["accuracy"][0] < metrics["accuracy"] < metrics["intervals"]["accuracy"][1]
+    joined = pd.read_csv(io.BytesIO(read(cloud, keys.predictions)), dtype={"row_id": str})
+    labels = pd.read_csv(io.BytesIO(prepared.test_labels), dtype={"row_id": str})
+    assert joined["row_id"].tolist() == labels["row_id"].tolist()
+    assert set(joined.columns) == {"row_id", "actual", "prediction", "probability"}
     page = read(cloud, keys.report).decode()
-    assert page.startswith("<!doctype html>") and 'id="feature-importance"' in page and ">Sex<" in page
+    assert page.startswith("<!doctype html>") and 'id="feature-importance"' in page and ">Sex<" in page  # one-hot levels summed
     status = json.loads(read(cloud, keys.status))
-    assert status["status"] == "succeeded" and status["metrics"]["accuracy"] == 0.5
+    assert status["status"] == "succeeded" and status["metrics"]["accuracy"] == metrics["accuracy"]

@@ -7,6 +7,7 @@ from botocore.validate import ParamValidator
 import infer_core
 import train_core
 from pipeline_common import layout
+from pipeline_common.models import SplitManifest
 
 RUN = "titanic-0123456789"
 SETTINGS = train_core.TrainingSettings(
@@ -16,8 +17,16 @@ SETTINGS = train_core.TrainingSettings(
     instance_count=1,
     volume_gb=5,
     max_runtime_seconds=3600,
-    hyperparameters={"objective": "binary:logistic", "num_round": 100, "max_depth": 5, "eta": 0.2, "subsample": 0.8},
+    hyperparameters={"num_round": 100, "max_depth": 5, "eta": 0.2, "subsample": 0.8},
 )
+
+
+def manifest(**changes) -> SplitManifest:
+    fields = dict(run_id=RUN, stage="preprocess", created_at="2026-11-25T09:00:00+00:00", dataset="titanic", source={},
+                  problem_type="binary", target="Survived", objective="binary:logistic", classes=["0", "1"], features=["a"],
+                  feature_sources={"a": "a"}, n_train=8, n_test=2, test_fraction=0.2, seed=42, spec_key="s", transform_key="t",
+                  profile_key="p", files={})
+    return SplitManifest(**{**fields, **changes})
 
 
 def assert_valid(operation: str, request: dict) -> None:
@@ -27,7 +36,7 @@ def assert_valid(operation: str, request: dict) -> None:
 
 
 def test_training_request_is_valid_and_uses_the_csv_contract():
-    request = train_core.training_job_request("bkt", "mlpipe", RUN, SETTINGS)
+    request = train_core.training_job_request("bkt", "mlpipe", RUN, SETTINGS, manifest())
     assert_valid("CreateTrainingJob", request)
     assert request["TrainingJobName"] == f"mlpipe-{RUN}"
     (channel,) = request["InputDataConfig"]
@@ -79,10 +88,19 @@ def test_missing_artifacts_ask_for_a_describe_call():
 def test_spot_training_sets_the_wait_limit():
     from dataclasses import replace
 
-    request = train_core.training_job_request("bkt", "mlpipe", RUN, replace(SETTINGS, spot=True, spot_max_wait_seconds=7200))
+    request = train_core.training_job_request("bkt", "mlpipe", RUN, replace(SETTINGS, spot=True, spot_max_wait_seconds=7200), manifest())
     assert_valid("CreateTrainingJob", request)
     assert request["EnableManagedSpotTraining"] is True
     assert request["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 7200}
-    assert "EnableManagedSpotTraining" not in train_core.training_job_request("bkt", "mlpipe", RUN, SETTINGS)
+    assert "EnableManagedSpotTraining" not in train_core.training_job_request("bkt", "mlpipe", RUN, SETTINGS, manifest())
     with pytest.raises(ValueError, match="SpotMaxWaitSeconds"):
-        train_core.training_job_request("bkt", "mlpipe", RUN, replace(SETTINGS, spot=True, spot_max_wait_seconds=60))
+        train_core.training_job_request("bkt", "mlpipe", RUN, replace(SETTINGS, spot=True, spot_max_wait_seconds=60), manifest())
+
+
+def test_hyperparameters_layer_the_stack_the_problem_type_and_the_spec():
+    multiclass = manifest(problem_type="multiclass", objective="multi:softprob", classes=["a", "b", "c"], hyperparameters={"eta": "0.05"})
+    assert train_core.hyperparameters(SETTINGS.hyperparameters, multiclass) == {
+        "num_round": "100", "max_depth": "5", "eta": "0.05", "subsample": "0.8", "objective": "multi:softprob", "num_class": "3"}
+    regression = manifest(problem_type="regression", objective="reg:absoluteerror", classes=[])
+    assert train_core.hyperparameters(SETTINGS.hyperparameters, regression)["objective"] == "reg:absoluteerror"
+    assert "num_class" not in train_core.hyperparameters(SETTINGS.hyperparameters, regression)

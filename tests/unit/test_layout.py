@@ -38,7 +38,7 @@ def test_job_name_rejects_invalid_names():
 
 def test_run_id_from_key_reads_the_run_segment():
     keys = layout.RunKeys("titanic-0123456789")
-    for key in (keys.processed_manifest, keys.split_manifest, keys.transform_output, keys.metrics):
+    for key in (keys.profile, keys.split_manifest, keys.transform_output(0), keys.metrics, keys.frozen_spec):
         assert layout.run_id_from_key(key) == "titanic-0123456789"
     with pytest.raises(ValueError):
         layout.run_id_from_key("processed/not a run/manifest.json")
@@ -62,9 +62,31 @@ def test_template_routes_match_the_layout_markers():
     fns = stack.functions
     keys = layout.RunKeys("titanic-0123456789")
     assert _key_pattern(fns["PreprocessFunction"]) == f"{layout.RAW}*.csv"
-    assert _key_pattern(fns["SplitFunction"]) == f"{layout.PROCESSED}*/{layout.MANIFEST}"
     assert _key_pattern(fns["TrainFunction"]) == f"{layout.SPLIT}*/{layout.MANIFEST}"
     assert _key_pattern(fns["EvaluateFunction"]) == f"{layout.INFERENCE_OUTPUT}*{layout.TRANSFORM_OUTPUT_SUFFIX}"
-    assert keys.transform_output.startswith(layout.INFERENCE_OUTPUT) and keys.transform_output.endswith(".out")
+    assert keys.transform_output(0).startswith(layout.INFERENCE_OUTPUT) and keys.transform_output(0).endswith(".out")
     (infer_route,) = fns["InferFunction"].routes
     assert infer_route.pattern["detail"]["TrainingJobName"] == [{"prefix": f"{stack.parameters['JobNamePrefix']}-"}]
+
+
+def test_a_dataset_is_the_folder_under_raw_or_the_default():
+    assert layout.dataset_of_upload("raw/titanic.csv", "titanic") == "titanic"
+    assert layout.dataset_of_upload("raw/iris/2024/flowers.csv", "titanic") == "iris"
+    assert layout.upload_key("iris", "a.csv") == "raw/iris/a.csv" and layout.upload_key(None, "a.csv") == "raw/a.csv"
+    assert layout.spec_key("iris") == "specs/iris.yaml"
+    with pytest.raises(ValueError):
+        layout.dataset_of_upload("score/iris/a.csv", "titanic")
+
+
+def test_dataset_names_map_to_distinct_valid_sagemaker_names():
+    assert layout.sagemaker_part("iris", 20) == "iris"  # already valid: unchanged
+    names = {layout.sagemaker_part(text, 20) for text in ("My Data", "my-data", "my_data", "MY DATA", "x" * 40, "x" * 41, "été 2024")}
+    assert len(names) == 7
+    for name in names:
+        assert re.fullmatch(r"[a-z0-9](-*[a-z0-9])*", name) and len(name) <= 20
+
+
+def test_part_files_are_numbered_and_read_back():
+    keys = layout.RunKeys("titanic-0123456789")
+    assert keys.train_part(3) == "splitData/titanic-0123456789/train/part-00003.csv"
+    assert layout.part_index(keys.transform_output(12)) == 12 and layout.part_index(keys.labels_part(7)) == 7

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 RAW = "raw/"
+SPECS = "specs/"
 PROCESSED = "processed/"
 SPLIT = "splitData/"
 MODELS = "models/"
@@ -22,8 +23,8 @@ RUNS = "runs/"
 
 # The commit marker each stage writes last; the next stage is routed on it alone.
 MANIFEST = "manifest.json"
-TRANSFORM_INPUT_NAME = "test_features.csv"
 TRANSFORM_OUTPUT_SUFFIX = ".out"
+SPEC_SUFFIX = ".yaml"
 
 _SLUG_MAX = 24
 _HASH_LEN = 10
@@ -49,6 +50,37 @@ def run_id_for_upload(key: str, version_id: str | None, sequencer: str | None) -
     stem = key.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     digest = hashlib.sha256(f"{key}\0{identity}".encode()).hexdigest()[:_HASH_LEN]
     return f"{_slug(stem)}-{digest}"
+
+
+def dataset_of_upload(key: str, default_dataset: str) -> str:
+    """raw/<dataset>/<file>.csv belongs to <dataset>; a file directly under raw/ to the stack's default dataset."""
+    if not key.startswith(RAW):
+        raise ValueError(f"{key!r} is not an upload under {RAW}")
+    head, sep, _ = key[len(RAW):].partition("/")
+    return head if sep and head else default_dataset
+
+
+def upload_key(dataset: str | None, file_name: str) -> str:
+    """Where an upload of a dataset goes; None: the default dataset, directly under raw/."""
+    return f"{RAW}{dataset}/{file_name}" if dataset else f"{RAW}{file_name}"
+
+
+def spec_key(dataset: str) -> str:
+    """The dataset's spec in the bucket: specs/<dataset>.yaml."""
+    return f"{SPECS}{dataset}{SPEC_SUFFIX}"
+
+
+def sagemaker_part(text: str, max_length: int) -> str:
+    """A deterministic piece of a SageMaker name for any text (a dataset name): letters, digits and hyphens.
+
+    When the text has to change to fit (case, characters, length), a short hash of the original is
+    appended, so two datasets never map to the same name.
+    """
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "dataset"
+    if slug == text and len(slug) <= max_length:
+        return slug
+    digest = hashlib.sha256(text.encode()).hexdigest()[:6]
+    return f"{slug[:max_length - 7].strip('-')}-{digest}"
 
 
 def is_run_id(text: str) -> bool:
@@ -97,43 +129,44 @@ class RunKeys:
 
     run_id: str
 
-    # preprocess
+    # preprocess: the profile, the split data and the fitted transform; the split manifest is written last
     @property
-    def processed_table(self) -> str:
-        return f"{PROCESSED}{self.run_id}/processed.csv"
-
-    @property
-    def processed_profile(self) -> str:
+    def profile(self) -> str:
         return f"{PROCESSED}{self.run_id}/profile.json"
 
     @property
-    def processed_manifest(self) -> str:
-        return f"{PROCESSED}{self.run_id}/{MANIFEST}"
-
-    # split
-    @property
     def train_prefix(self) -> str:
         return f"{SPLIT}{self.run_id}/train/"
-
-    @property
-    def train_data(self) -> str:
-        return f"{self.train_prefix}train.csv"
 
     @property
     def test_prefix(self) -> str:
         return f"{SPLIT}{self.run_id}/test/"
 
     @property
-    def test_features(self) -> str:
-        return f"{self.test_prefix}{TRANSFORM_INPUT_NAME}"
+    def labels_prefix(self) -> str:
+        return f"{SPLIT}{self.run_id}/labels/"
 
-    @property
-    def test_labels(self) -> str:
-        return f"{SPLIT}{self.run_id}/labels/test_labels.csv"
+    def train_part(self, index: int) -> str:
+        return f"{self.train_prefix}{part_name(index)}"
+
+    def test_part(self, index: int) -> str:
+        return f"{self.test_prefix}{part_name(index)}"
+
+    def labels_part(self, index: int) -> str:
+        return f"{self.labels_prefix}{part_name(index)}"
 
     @property
     def split_manifest(self) -> str:
         return f"{SPLIT}{self.run_id}/{MANIFEST}"
+
+    # what a model version needs besides its artifact: kept under models/, which does not expire
+    @property
+    def frozen_spec(self) -> str:
+        return f"{MODELS}{self.run_id}/spec.json"
+
+    @property
+    def transform(self) -> str:
+        return f"{MODELS}{self.run_id}/transform.json"
 
     # train / infer
     @property
@@ -144,9 +177,9 @@ class RunKeys:
     def transform_output_prefix(self) -> str:
         return f"{INFERENCE_OUTPUT}{self.run_id}/"
 
-    @property
-    def transform_output(self) -> str:
-        return f"{self.transform_output_prefix}{TRANSFORM_INPUT_NAME}{TRANSFORM_OUTPUT_SUFFIX}"
+    def transform_output(self, index: int) -> str:
+        """Batch transform writes <S3OutputPath>/<input file name>.out."""
+        return f"{self.transform_output_prefix}{part_name(index)}{TRANSFORM_OUTPUT_SUFFIX}"
 
     # evaluate
     @property
@@ -169,6 +202,18 @@ class RunKeys:
     @property
     def status(self) -> str:
         return f"{RUNS}{self.run_id}/status.json"
+
+
+def part_name(index: int) -> str:
+    return f"part-{index:05d}.csv"
+
+
+def part_index(key: str) -> int:
+    """The index of a part file (or of its transform output, part-00003.csv.out -> 3)."""
+    match = re.search(r"part-(\d{5})\.csv(?:\.out)?$", key)
+    if not match:
+        raise ValueError(f"{key!r} is not a part file")
+    return int(match[1])
 
 
 def model_artifact_key(run_id: str, training_job_name: str) -> str:

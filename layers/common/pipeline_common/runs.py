@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from . import aws, layout
 
-STAGES = ("preprocess", "split", "train", "infer", "evaluate")
+STAGES = ("preprocess", "train", "infer", "evaluate")
 RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"
 
 
@@ -31,7 +31,7 @@ def _seconds_between(start: str, end: str) -> float:
 # -- pure transitions ---------------------------------------------------------------------------
 def new_status(run_id: str, at: str) -> dict:
     return {"run_id": run_id, "status": RUNNING, "stage": None, "created_at": at, "updated_at": at,
-            "stages": {}, "failure": None, "source": None, "jobs": {}, "metrics": None}
+            "stages": {}, "failure": None, "source": None, "dataset": None, "jobs": {}, "metrics": None}
 
 
 def stage_started(doc: dict, stage: str, at: str, **info) -> dict:

@@ -61,11 +61,14 @@ def _parse_value(text: str):
 
 
 def _read_csv(data: bytes, what: str) -> np.ndarray:
+    """Numeric CSV without a header; an empty field is a missing value, as the container reads it."""
+    import pandas as pd
+
     if not data.strip():
         raise AlgorithmError(f"{what} is empty")
     try:
-        return np.loadtxt(io.StringIO(data.decode()), delimiter=",", ndmin=2, dtype=float)
-    except ValueError as err:
+        return pd.read_csv(io.BytesIO(data), header=None, dtype=float).to_numpy()
+    except (ValueError, pd.errors.ParserError) as err:
         raise AlgorithmError(f"{what} is not numeric CSV without header: {err}") from None
 
 
@@ -104,14 +107,15 @@ def load_model(model_tar_gz: bytes):
 
 
 def transform(booster, records: bytes) -> bytes:
-    """One prediction per input line, as batch transform writes with SplitType and AssembleWith Line."""
+    """One prediction per input line, as the container's batch mode writes them: ``str`` of each row's prediction,
+    a number for binary:logistic and regression, a list such as ``[0.1, 0.2, 0.7]`` for multi:softprob."""
     features = _read_csv(records, "transform input")
     if booster.num_features() != features.shape[1]:
         raise AlgorithmError(
             f"Feature shape mismatch: the model expects {booster.num_features()} columns, the input has {features.shape[1]}"
         )
     predictions = booster.predict(_xgboost().DMatrix(features))
-    return "".join(f"{value}\n" for value in predictions.tolist()).encode()
+    return ("\n".join(map(str, predictions.tolist())) + "\n").encode()
 
 
 # -- other container versions: the job runs in a process with that version's xgboost release -------------

@@ -1,0 +1,214 @@
+"""The data profile and the warnings a careful analyst would raise before trusting a model.
+
+Descriptive statistics cover every row with a target. Decisions that shape the model (which
+columns are id-like and dropped) look at training rows only; the leakage check fits a
+one-column rule on training rows and scores it on test rows.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from pipeline_common.models import DatasetSpec
+
+HIGH_MISSING = 0.5  # share of missing values that earns a warning
+IMBALANCE = 0.1  # smallest class share (binary) or smallest/largest class ratio (multiclass)
+LEAKAGE_SCORE = 0.98  # balanced accuracy (classes) or R² (regression) of one column alone on the test rows
+MIN_ID_ROWS = 20
+SAMPLE = 100_000  # rows the leakage check looks at, at most
+
+
+def warning(kind: str, message: str, column: str | None = None, **details) -> dict:
+    entry = {"kind": kind, "message": message}
+    if column is not None:
+        entry["column"] = column
+    return {**entry, **details}
+
+
+def id_like_columns(train: pd.DataFrame, spec: DatasetSpec) -> list[str]:
+    """Feature columns that identify rows rather than describe them: unique text per row, or distinct whole
+    numbers that grow (or shrink) with the row's position, as row numbers and serial numbers do."""
+    found = []
+    rows = len(train)
+    if rows < MIN_ID_ROWS:
+        return found
+    for name in spec.feature_columns():
+        values = train[name].dropna()
+        if len(values) < rows or values.nunique() < rows:
+            continue
+        kind = spec.columns[name].type
+        if kind == "categorical":
+            found.append(name)
+        elif kind == "numeric" and np.all(np.mod(values.to_numpy(), 1) == 0):
+            in_file_order = values.sort_index()
+            if in_file_order.is_monotonic_increasing or in_file_order.is_monotonic_decreasing:
+                found.append(name)
+    return found
+
+
+def _clean(value):
+    if isinstance(value, (float, np.floating)) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _clean_nested(mapping: dict) -> dict:
+    return {str(k): (_clean_nested(v) if isinstance(v, dict) else _clean(v)) for k, v in mapping.items()}
+
+
+def _keys(train_values: pd.Series, values: pd.Series, numeric: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A one-column rule's inputs: quantile bins (edges from training rows) or levels; missing is a key of its own."""
+    if numeric:
+        present = train_values.dropna().to_numpy(dtype=float)
+        edges = np.unique(np.quantile(present, np.linspace(0, 1, 21)[1:-1])) if len(present) else np.array([])
+
+        def to_keys(v: pd.Series) -> np.ndarray:
+            keys = np.searchsorted(edges, v.to_numpy(dtype=float), side="right").astype(np.int64)
+            keys[v.isna().to_numpy()] = -1
+            return keys
+
+        return to_keys(train_values), to_keys(values)
+    return (train_values.astype(object).fillna("\0missing").astype(str).to_numpy(),
+            values.astype(object).fillna("\0missing").astype(str).to_numpy())
+
+
+def _one_column_score(train_keys, test_keys, y_train, y_test, regression: bool) -> float:
+    table = pd.DataFrame({"key": train_keys, "y": y_train})
+    if regression:
+        means = table.groupby("key")["y"].mean()
+        predicted = pd.Series(test_keys).map(means).fillna(float(np.mean(y_train))).to_numpy()
+        total = float(np.sum((y_test - np.mean(y_test)) ** 2))
+        return 1 - float(np.sum((y_test - predicted) ** 2)) / total if total > 0 else 0.0
+    majority = table.groupby("key")["y"].agg(lambda s: s.value_counts().index[0])
+    fallback = pd.Series(y_train).value_counts().index[0]
+    predicted = pd.Series(test_keys).map(majority).fillna(fallback).to_numpy()
+    recalls = [float(np.mean(predicted[y_test == c] == c)) for c in np.unique(y_test)]
+    return float(np.mean(recalls))
+
+
+def _linear_score(train_values: pd.Series, test_values: pd.Series, y_train: np.ndarray, y_test: np.ndarray) -> float:
+    """R² on the test rows of a straight line fitted on the training rows (rows where the column has a value)."""
+    train_ok, test_ok = train_values.notna().to_numpy(), test_values.notna().to_numpy()
+    if train_ok.sum() < 3 or test_ok.sum() < 3 or np.ptp(train_values[train_ok]) == 0:
+        return 0.0
+    slope, intercept = np.polyfit(train_values[train_ok].to_numpy(dtype=float), y_train[train_ok], 1)
+    actual = y_test[test_ok]
+    predicted = slope * test_values[test_ok].to_numpy(dtype=float) + intercept
+    total = float(np.sum((actual - actual.mean()) ** 2))
+    return 1 - float(np.sum((actual - predicted) ** 2)) / total if total > 0 else 0.0
+
+
+def leakage_suspects(frame: pd.DataFrame, columns: list[str], numeric: set[str], labels: np.ndarray,
+                     train_idx: np.ndarray, test_idx: np.ndarray, regression: bool, seed: int) -> list[dict]:
+    """Columns that alone predict the target almost perfectly on the test rows (including through their missingness)."""
+    rng = np.random.default_rng(seed)
+    train_idx = rng.choice(train_idx, SAMPLE, replace=False) if len(train_idx) > SAMPLE else train_idx
+    test_idx = rng.choice(test_idx, SAMPLE // 2, replace=False) if len(test_idx) > SAMPLE // 2 else test_idx
+    if len(test_idx) < 20:
+        return []
+    y_train, y_test = labels[train_idx], labels[test_idx]
+    found = []
+    for name in columns:
+        values = frame[name]
+        train_values, test_values = values.iloc[train_idx], values.iloc[test_idx]
+        score, how = 0.0, "its values"
+        if 0 < train_values.isna().sum() < len(train_values):
+            score, how = _one_column_score(train_values.isna().to_numpy(), test_values.isna().to_numpy(), y_train, y_test,
+                                           regression), "whether it is missing"
+        if score < LEAKAGE_SCORE:
+            train_keys, test_keys = _keys(train_values, test_values, name in numeric)
+            score, how = _one_column_score(train_keys, test_keys, y_train, y_test, regression), "its values"
+            if regression and name in numeric:
+                score = max(score, _linear_score(train_values, test_values, y_train, y_test))
+        if score >= LEAKAGE_SCORE:
+            measure = "R²" if regression else "balanced accuracy"
+            found.append(warning("target_leakage_suspect", f"{name} alone predicts the target through {how} "
+                                 f"({measure} {score:.3f} on the test rows): is it known before the outcome?",
+                                 column=name, score=round(score, 4)))
+    return found
+
+
+def class_warning(counts: pd.Series, problem_type: str) -> list[dict]:
+    if problem_type == "regression" or counts.empty:
+        return []
+    smallest, largest, total = counts.min(), counts.max(), counts.sum()
+    share = smallest / total if problem_type == "binary" else smallest / largest
+    if share < IMBALANCE:
+        rare = str(counts.idxmin())
+        measure = f"{share:.1%} of the rows" if problem_type == "binary" else f"{share:.1%} of the largest class"
+        return [warning("class_imbalance", f"class {rare} is {measure}: accuracy alone will flatter the model; "
+                        f"read recall and the confusion matrix", column=None, class_counts={str(k): int(v) for k, v in counts.items()})]
+    return []
+
+
+def duplicate_warnings(records: pd.DataFrame, train_idx: np.ndarray, test_idx: np.ndarray) -> list[dict]:
+    """Records that appear more than once: the same values in every column the spec reads, ids aside."""
+    hashes = pd.util.hash_pandas_object(records, index=False).to_numpy()
+    duplicates = int(pd.Series(hashes).duplicated().sum())
+    found = []
+    if duplicates:
+        found.append(warning("duplicate_rows", f"{duplicates} row(s) repeat an earlier row (same values in every column, ids aside)",
+                             count=duplicates))
+        across = np.isin(hashes[test_idx], hashes[train_idx])
+        if across.any():
+            found.append(warning("duplicates_across_split", f"{int(across.sum())} test row(s) also appear among the training rows: "
+                                 f"the test score is optimistic for them", count=int(across.sum())))
+    return found
+
+
+def build(raw_columns: list[str], rows_in: int, records: pd.DataFrame, typed: pd.DataFrame, target_values: pd.Series, problem_type: str,
+          spec: DatasetSpec, features: list[str], numeric: set[str], dropped_target: int, id_like: list[str],
+          labels: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarray, seed: int) -> dict:
+    """profile.json: descriptive statistics of the rows with a target, and the warnings."""
+    warnings_: list[dict] = []
+    if dropped_target:
+        warnings_.append(warning("rows_dropped_missing_target", f"{dropped_target} row(s) without a value of {spec.target} were dropped",
+                                 column=spec.target, count=dropped_target))
+    for name in id_like:
+        warnings_.append(warning("id_like_column", f"{name} has a different value in every training row: it identifies rows, "
+                                 f"it does not describe them, so it was dropped", column=name))
+    rows = len(typed)
+    missing = {name: int(typed[name].isna().sum()) for name in features}
+    for name, count in missing.items():
+        if rows and count / rows > HIGH_MISSING:
+            warnings_.append(warning("high_missing", f"{name} is missing in {count / rows:.0%} of the rows", column=name,
+                                     missing=count))
+    train_part = typed.iloc[train_idx]
+    for name in features:
+        if train_part[name].nunique(dropna=True) <= 1:
+            warnings_.append(warning("constant_column", f"{name} takes a single value in the training rows: it cannot help",
+                                     column=name))
+    warnings_ += duplicate_warnings(records, train_idx, test_idx)
+    counts = target_values.value_counts() if problem_type != "regression" else pd.Series(dtype=int)
+    warnings_ += class_warning(counts, problem_type)
+    warnings_ += leakage_suspects(typed, features, numeric, labels, train_idx, test_idx, problem_type == "regression", seed)
+
+    numeric_frame = typed[[c for c in features if c in numeric]].astype(float)
+    if problem_type == "regression":
+        numeric_frame = numeric_frame.assign(**{spec.target: target_values.astype(float).to_numpy()})
+    profile = {
+        "dataset": spec.name,
+        "rows_in": rows_in,
+        "rows": rows,
+        "problem_type": problem_type,
+        "target": spec.target,
+        "columns_in": raw_columns,
+        "columns_used": features,
+        "columns_ignored": [c for c in raw_columns if c not in spec.columns and c != spec.target],
+        "missing_before_imputation": missing,
+        "describe": _clean_nested(numeric_frame.describe().to_dict()) if len(numeric_frame.columns) else {},
+        "skewness": _clean_nested(numeric_frame.skew().to_dict()) if len(numeric_frame.columns) else {},
+        "kurtosis": _clean_nested(numeric_frame.kurt().to_dict()) if len(numeric_frame.columns) else {},
+        "correlations": _clean_nested(numeric_frame.corr().to_dict()) if len(numeric_frame.columns) > 1 else {},
+        "warnings": warnings_,
+    }
+    if problem_type == "regression":
+        profile["target_summary"] = _clean_nested(target_values.astype(float).describe().to_dict())
+    else:
+        profile["label_counts"] = {str(k): int(v) for k, v in counts.sort_index().items()}
+    return profile
