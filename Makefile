@@ -74,6 +74,7 @@ images: tools
 
 bench: venv
 	$(PYTHON) bench/bench_chain.py
+	$(PYTHON) bench/titanic_features.py
 
 clean:
 	rm -rf $(VENV) $(SAGEMAKER_VENV) $(CHECKOV_VENV) .aws-sam out .mlpipe
