@@ -1,21 +1,32 @@
-"""evaluate: inference-output/<run>/part-*.csv.out -> evaluation/<run>/{predictions.csv, report.html, metrics.json}."""
+"""evaluate: a run's transform jobs have ended -> metrics, the quality gate, a registered model version, the report.
+
+Routed on "SageMaker Transform Job State Change" of training runs. A run has one transform job, or
+two when a champion is scored on the same rows; the event of the last one to end does the work.
+The run's own transform failing fails the run; the champion's failing only leaves the gate
+without a comparison.
+"""
 
 from __future__ import annotations
 
-from pipeline_common import aws, config, layout, runs
-from pipeline_common.idempotency import marker_handler
+from pipeline_common import aws, config, layout, runs, specs
+from pipeline_common.events import sagemaker_job_event
+from pipeline_common.failures import TRANSFORM, from_job_event
+from pipeline_common.idempotency import run_once
 from pipeline_common.models import SplitManifest
-from pipeline_common.observability import MetricUnit, logger, run_metric, stage_seconds
+from pipeline_common.observability import MetricUnit, logger, metrics, run_metric, stage_seconds, start_run_context, tracer
 
 import evaluate_core
+import gate_core
 import model_importance
+import registration
 import report_html
 
 STAGE = "evaluate"
+VERDICT_METRIC = {"Approved": "ModelsApproved", "Rejected": "ModelsRejected", "PendingManualApproval": "ModelsPendingApproval"}
 SCATTER_POINTS = 2000  # points of the predicted-against-actual chart, at most
 
 
-def _importance(bucket: str, status: dict, manifest: SplitManifest) -> dict | str:
+def _importance(status: dict, manifest: SplitManifest) -> dict | str:
     """Gain importance per input column (one-hot levels summed into their column) and per model column, read
     from the run's model artifact; or why it is not available (the report shows either)."""
     uri = (status["stages"].get("train") or {}).get("model_artifacts")
@@ -57,6 +68,32 @@ def headline(result: dict) -> dict:
     return {name: result.get(name) for name in evaluate_core.HEADLINE[result["problem_type"]]}
 
 
+def _outputs(bucket: str, keys: list[str]) -> list[bytes]:
+    return [aws.get_bytes(bucket, key) for key in keys]
+
+
+def _champion_metrics(bucket: str, manifest: SplitManifest, champion_job: dict | None, labels: list[bytes],
+                      threshold: float) -> tuple[dict | None, str | None]:
+    """The champion's metrics on this run's test rows, or why there are none."""
+    champion = manifest.champion
+    if champion is None:
+        return None, None
+    if not champion.comparable:
+        return None, f"champion v{champion.version.version} {champion.reason}"
+    if champion_job is None or champion_job["status"] != "Completed":
+        reason = (champion_job or {}).get("reason") or "it was not scored"
+        return None, f"champion v{champion.version.version}: its transform job ended {(champion_job or {}).get('status')}: {reason}"
+    keys = layout.RunKeys(manifest.run_id)
+    parts = _parts(manifest, "champion-")
+    result, *_ = evaluate_core.evaluate(_outputs(bucket, [keys.champion_output(i) for i in parts]), labels,
+                                        manifest.problem_type, manifest.classes, threshold)
+    return result, None
+
+
+def _parts(manifest: SplitManifest, role: str) -> list[int]:
+    return sorted(layout.part_index(entry.key) for name, entry in manifest.files.items() if name.startswith(role))
+
+
 def evaluate_run(task: dict) -> dict:
     bucket, run_id = task["bucket"], task["run_id"]
     keys = layout.RunKeys(run_id)
@@ -67,33 +104,85 @@ def evaluate_run(task: dict) -> dict:
     status = runs.update_status(bucket, run_id, record_start)
     stage_seconds(status, "infer")
     manifest = SplitManifest.model_validate(aws.get_json(bucket, keys.split_manifest))
-    parts = sorted(layout.part_index(entry.key) for name, entry in manifest.files.items() if name.startswith("labels-"))
-    predictions = [aws.get_bytes(bucket, keys.transform_output(i)) for i in parts]
-    labels = [aws.get_bytes(bucket, keys.labels_part(i)) for i in parts]
-    result, joined, y, p = evaluate_core.evaluate(predictions, labels, manifest.problem_type, manifest.classes,
-                                                  config.env_float("THRESHOLD"))
+    spec = specs.frozen(aws.get_json(bucket, keys.frozen_spec))
+    threshold = config.env_float("THRESHOLD")
+    labels = _outputs(bucket, [keys.labels_part(i) for i in _parts(manifest, "labels-")])
+    predictions = _outputs(bucket, [keys.transform_output(i) for i in _parts(manifest, "labels-")])
+    result, joined, y, p = evaluate_core.evaluate(predictions, labels, manifest.problem_type, manifest.classes, threshold)
     result = {"run_id": run_id, "dataset": manifest.dataset, "problem_type": manifest.problem_type, "target": manifest.target,
               **({"positive_class": manifest.positive_class} if manifest.problem_type == "binary" else {}), **result}
+
+    champion_metrics, note = _champion_metrics(bucket, manifest, task.get("champion_job"), labels, threshold)
+    verdict = gate_core.decide(spec.gate, manifest.problem_type, result, champion_metrics,
+                               manifest.champion.version.version if champion_metrics else None, note, config.env_str("APPROVAL_MODE"))
+    train = status["stages"].get("train") or {}
+    described = registration.create_version(bucket, config.job_prefix(), manifest.dataset, run_id, train["image"],
+                                            train["model_artifacts"], verdict)
+    version = {"group": described["ModelPackageGroupName"], "version": described["ModelPackageVersion"],
+               "arn": described["ModelPackageArn"], "status": verdict.status}
+    result.update(gate=verdict.model_dump(mode="json"), model_package=version)
+
     page = report_html.build({
         "metrics": result,
         **_charts(manifest.problem_type, y, p),
-        "importance": _importance(bucket, status, manifest),
+        "importance": _importance(status, manifest),
         "profile": aws.get_json(bucket, keys.profile),
         "lineage": _lineage(status, manifest),
     })
     aws.put_bytes(bucket, keys.predictions, joined.to_csv(index=False).encode())
     aws.put_bytes(bucket, keys.report, page.encode(), "text/html; charset=utf-8")
     aws.put_json(bucket, keys.metrics, result)
+    registration.set_status(version["arn"], verdict)  # after metrics.json: the version's model metrics point at it
     summary = headline(result)
-    status = runs.update_status(bucket, run_id, lambda doc, at: runs.run_succeeded(runs.stage_finished(doc, STAGE, at), at, summary))
+    gate_record = {**version, "recommendation": verdict.recommendation, "metric": verdict.metric, "challenger": verdict.challenger,
+                   "champion": verdict.champion, "champion_version": verdict.champion_version, "reasons": verdict.reasons}
+
+    def finish(doc: dict, at: str) -> dict:
+        doc["gate"] = gate_record
+        return runs.run_succeeded(runs.stage_finished(doc, STAGE, at, model_version=version["version"], verdict=verdict.status), at, summary)
+
+    status = runs.update_status(bucket, run_id, finish)
     stage_seconds(status, STAGE)
     if status["status"] == runs.SUCCEEDED:  # a run failed meanwhile stays failed, and is not counted twice
         run_metric("RunsSucceeded", 1, run_id=run_id)
+        run_metric(VERDICT_METRIC[verdict.status], 1, run_id=run_id)
         for name, metric in (("accuracy", "Accuracy"), ("roc_auc", "RocAuc"), ("rmse", "Rmse"), ("r2", "R2")):
             if result.get(name) is not None:
                 run_metric(metric, result[name], MetricUnit.NoUnit, run_id=run_id)
-    logger.info("evaluated", extra=summary)
-    return {"run_id": run_id, "status": "done", **summary}
+    logger.info("evaluated", extra={**summary, "verdict": verdict.status, "model_version": version["version"]})
+    return {"run_id": run_id, "status": "done", **summary, "verdict": verdict.status, "model_version": version["version"]}
 
 
-handler = marker_handler(STAGE, evaluate_run)
+def _job_states(run_id: str, event_job: dict, status: dict) -> dict[str, dict]:
+    """Every transform job of the run with its status: the event's from the event, the others described."""
+    names = (status["stages"].get("infer") or {}).get("transform_jobs") or [event_job["TransformJobName"]]
+    states = {}
+    for name in names:
+        job = event_job if name == event_job["TransformJobName"] else aws.client("sagemaker").describe_transform_job(TransformJobName=name)
+        states[name] = {"status": job["TransformJobStatus"], "reason": job.get("FailureReason")}
+    return states
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict, context) -> dict:
+    detail_type, detail = sagemaker_job_event(event, TRANSFORM)
+    job_prefix, bucket = config.job_prefix(), config.bucket_name()
+    run_id = layout.run_id_of_job(job_prefix, detail["TransformJobName"], detail.get("Tags"))
+    start_run_context(run_id)
+    status = aws.get_json_or_none(bucket, layout.RunKeys(run_id).status) or {"stages": {}}
+    states = _job_states(run_id, detail, status)
+    waiting = [name for name, state in states.items() if state["status"] == "InProgress"]
+    if waiting:
+        return {"run_id": run_id, "status": "waiting", "waiting_for": waiting}
+    own = layout.job_name(job_prefix, run_id)
+    if states[own]["status"] != "Completed":
+        event_of_own = detail if detail["TransformJobName"] == own else {"TransformJobName": own, "TransformJobStatus": states[own]["status"],
+                                                                          "FailureReason": states[own]["reason"], "Tags": detail.get("Tags")}
+        failure = from_job_event(detail_type, event_of_own, job_prefix)
+        record = runs.fail(bucket, run_id, failure.stage, failure.reason, failure.details, topic_arn=config.notification_topic())
+        return {"run_id": run_id, "status": "failed" if record else "already-ended", "stage": failure.stage}
+    champion = states.get(layout.champion_job_name(job_prefix, run_id))
+    return run_once(context, STAGE, run_id, evaluate_run, bucket=bucket, champion_job=champion)
+

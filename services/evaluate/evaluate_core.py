@@ -13,6 +13,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from tabular.predictions import parse_predictions, prediction_columns
+
 EPS = 1e-15  # log loss clips probabilities as scikit-learn does
 HEADLINE = {
     "binary": ("accuracy", "roc_auc", "f1", "log_loss"),
@@ -24,28 +26,6 @@ BOOTSTRAP_BUDGET = 2_000_000  # resampled rows in all; fewer resamples for large
 
 
 # -- reading the transform output ------------------------------------------------------------------
-def parse_predictions(body: bytes, problem_type: str, n_classes: int = 0) -> np.ndarray:
-    """One prediction per line: a number (binary, regression) or, for multi:softprob, a list like [0.1, 0.2, 0.7]."""
-    text = body.decode()
-    if problem_type == "multiclass":
-        cleaned = text.replace("[", "").replace("]", "")
-        try:
-            values = np.loadtxt(io.StringIO(cleaned), delimiter=",", ndmin=2, dtype=float)
-        except ValueError as err:
-            raise ValueError(f"multiclass prediction output is not one list of probabilities per line: {err}") from None
-        if values.shape[1] != n_classes:
-            raise ValueError(f"predictions hold {values.shape[1]} probabilities per row for {n_classes} classes; "
-                             f"is the objective multi:softprob?")
-        return values
-    try:
-        values = np.loadtxt(io.StringIO(text.replace("[", "").replace("]", "")), delimiter=",", ndmin=2, dtype=float)[:, 0]
-    except ValueError as err:
-        raise ValueError(f"prediction output is not one number per line: {err}") from None
-    if problem_type == "binary" and ((values < 0) | (values > 1)).any():
-        raise ValueError("predictions are not probabilities in [0, 1]; is the objective binary:logistic?")
-    return values
-
-
 def parse_labels(body: bytes) -> pd.DataFrame:
     labels = pd.read_csv(io.BytesIO(body), dtype={"row_id": str, "label": str}, keep_default_na=False)
     if list(labels.columns) != ["row_id", "label"]:
@@ -264,12 +244,7 @@ def evaluate(prediction_parts: list[bytes], label_parts: list[bytes], problem_ty
         if unknown:
             raise ValueError(f"labels {unknown[:5]} are not among the classes {classes}")
         y = table["label"].map(index).to_numpy(dtype=np.int64)
-        if problem_type == "binary":
-            result = binary_metrics(y, p, threshold)
-            joined = table.assign(prediction=np.where(p >= threshold, classes[1], classes[0]), probability=p)
-        else:
-            result = multiclass_metrics(y, p, classes)
-            joined = table.assign(prediction=[classes[i] for i in p.argmax(axis=1)],
-                                  **{f"probability_{c}": p[:, i] for i, c in enumerate(classes)})
+        result = binary_metrics(y, p, threshold) if problem_type == "binary" else multiclass_metrics(y, p, classes)
+        joined = pd.concat([table, prediction_columns(problem_type, classes, p, threshold)], axis=1)
     result["intervals"] = bootstrap_intervals(headline_functions(problem_type, y, p, threshold), len(y))
     return result, joined.rename(columns={"label": "actual"}), y, p

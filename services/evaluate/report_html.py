@@ -107,6 +107,21 @@ def _importance_html(importance) -> str:
     return f'<p class="note failed">Feature importance unavailable: {escape(str(importance))}</p>'
 
 
+def gate_html(metrics: dict) -> str:
+    """The quality gate's verdict, its reasons and both scores, and the model version it applies to."""
+    gate, package = metrics.get("gate"), metrics.get("model_package") or {}
+    if not gate:
+        return '<p class="note">No gate verdict recorded.</p>'
+    colour = {"Approved": "#2ca02c", "Rejected": "#d62728"}.get(gate["status"], "#b8860b")
+    scores = [("gate metric", gate["metric"]), ("this version", gate.get("challenger")),
+              ("champion", f"v{gate['champion_version']}: {fmt(gate.get('champion'))}" if gate.get("champion_version") else "none"),
+              ("tolerance", gate.get("tolerance")), ("mode", gate.get("mode")), ("recommendation", gate.get("recommendation")),
+              ("model package", f"{package.get('group', '-')} version {package.get('version', '-')}")]
+    reasons = "".join(f"<li>{escape(reason)}</li>" for reason in gate.get("reasons", []))
+    return (f'<div id="gate"><p class="verdict" style="color:{colour}"><b>{escape(gate["status"])}</b></p>'
+            f'{_pairs(scores, "gate-scores")}<ul class="reasons">{reasons}</ul></div>')
+
+
 def result_cards(report: dict) -> str:
     """The charts and tables of the problem type."""
     metrics = report["metrics"]
@@ -136,7 +151,7 @@ table{border-collapse:collapse;font-size:13px} th,td{border:1px solid #ddd;paddi
 table.matrix td{text-align:center;min-width:90px} table.small td{min-width:44px;font-size:11px}
 .kpi{display:inline-block;margin:6px 14px 6px 0;padding:8px 14px;border:1px solid #ddd;border-radius:6px}
 .kpi b{display:block;font-size:20px} .kpi small{display:block;color:#666} .note{color:#666;font-size:13px} .failed{color:#b00}
-li.warning{margin:4px 0;font-size:14px}
+li.warning{margin:4px 0;font-size:14px} .verdict{font-size:20px;margin:6px 0}
 """
 
 
@@ -171,6 +186,8 @@ def build(report: dict) -> str:
 <h1>Evaluation of run {escape(metrics['run_id'])}</h1>
 <p class="note">{_subtitle(metrics, lineage)}</p>
 <div id="metrics">{kpis(metrics)}</div>
+<h2>Quality gate</h2>
+{gate_html(metrics)}
 <div class="grid">{result_cards(report)}</div>
 <h2>Data warnings</h2>
 {warnings_list(profile.get('warnings', []))}

@@ -2,39 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pipeline_common import layout
+from pipeline_common.failures import TRAINING, TRANSFORM, Failure, from_job_event
 
-TRAINING = "SageMaker Training Job State Change"
-TRANSFORM = "SageMaker Transform Job State Change"
+__all__ = ["TRAINING", "TRANSFORM", "Failure", "from_job_event", "from_destination_record"]
+
 # The stage whose function is triggered by an object under each prefix.
-STAGE_OF_PREFIX = {layout.RAW: "preprocess", layout.SPLIT: "train", layout.INFERENCE_OUTPUT: "evaluate"}
-
-
-@dataclass(frozen=True)
-class Failure:
-    run_id: str
-    stage: str
-    reason: str
-    details: dict
-
-
-def from_job_event(detail_type: str, detail: dict, job_prefix: str) -> Failure:
-    """A training or transform job that ended Failed or Stopped."""
-    if detail_type == TRAINING:
-        name, status, stage, kind = detail["TrainingJobName"], detail["TrainingJobStatus"], "train", "training job"
-    elif detail_type == TRANSFORM:
-        name, status, stage, kind = detail["TransformJobName"], detail["TransformJobStatus"], "infer", "transform job"
-    else:
-        raise ValueError(f"not a SageMaker job state change: {detail_type!r}")
-    reason = detail.get("FailureReason") or ("stopped before it finished" if status == "Stopped" else "no reason given")
-    return Failure(
-        run_id=layout.run_id_of_job(job_prefix, name, detail.get("Tags")),
-        stage=stage,
-        reason=f"{kind} {name} {status}: {reason}",
-        details={"job_name": name, "job_status": status, "failure_reason": detail.get("FailureReason")},
-    )
+STAGE_OF_PREFIX = {layout.RAW: "preprocess", layout.SCORE: "score", layout.SPLIT: "train"}
+# The stage whose function is triggered by each SageMaker job state change.
+STAGE_OF_EVENT = {TRAINING: "infer", TRANSFORM: "evaluate"}
 
 
 def from_destination_record(record: dict, job_prefix: str) -> Failure | None:
@@ -61,9 +37,14 @@ def from_destination_record(record: dict, job_prefix: str) -> Failure | None:
         stage = next((s for prefix, s in STAGE_OF_PREFIX.items() if key.startswith(prefix)), None)
         if stage is None:
             return None
-        run_id = (layout.run_id_for_upload(key, obj.get("version-id"), obj.get("sequencer")) if stage == "preprocess"
+        run_id = (layout.run_id_for_upload(key, obj.get("version-id"), obj.get("sequencer")) if stage in ("preprocess", "score")
                   else layout.run_id_from_key(key))
         return Failure(run_id, stage, reason, {**details, "key": key})
-    if event.get("source") == "aws.sagemaker" and event.get("detail-type") == TRAINING:
-        return Failure(layout.run_id_of_job(job_prefix, detail["TrainingJobName"], detail.get("Tags")), "infer", reason, details)
-    return None
+    stage = STAGE_OF_EVENT.get(event.get("detail-type")) if event.get("source") == "aws.sagemaker" else None
+    name = detail.get("TrainingJobName") or detail.get("TransformJobName")
+    if stage is None or not name:
+        return None
+    run_id = layout.run_id_of_job(job_prefix, name, detail.get("Tags"))
+    if (detail.get("Tags") or {}).get(layout.RUN_KIND_TAG) == layout.SCORING_RUN:
+        stage = "predictions"
+    return Failure(run_id, stage, reason, details)

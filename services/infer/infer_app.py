@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from botocore.exceptions import ClientError
-
-from pipeline_common import aws, config, runs
+from pipeline_common import aws, config, layout, runs, transform_jobs
 from pipeline_common.events import sagemaker_job_event
+from pipeline_common.models import SplitManifest
 from pipeline_common.idempotency import run_once
 from pipeline_common.observability import logger, metrics, stage_seconds, start_run_context, tracer
 
@@ -15,37 +14,23 @@ DETAIL_TYPE = "SageMaker Training Job State Change"
 STAGE = "infer"
 
 
-def _create_once(call, **request) -> bool:
-    """Create a resource named after the run; an existing one of that name counts as success."""
-    try:
-        call(**request)
-    except ClientError as err:
-        if aws.already_exists(err):
-            return False
-        raise
-    return True
-
-
 def start_transform(task: dict) -> dict:
     bucket, run_id = task["bucket"], task["run_id"]
     training = infer_core.CompletedTraining(**task["training"])
-    settings = infer_core.TransformSettings(
-        role_arn=config.env_str("SAGEMAKER_ROLE_ARN"),
-        instance_type=config.env_str("TRANSFORM_INSTANCE_TYPE"),
-        instance_count=config.env_int("TRANSFORM_INSTANCE_COUNT"),
-    )
+    settings = transform_jobs.settings_from_env()
+    manifest = SplitManifest.model_validate(aws.get_json(bucket, layout.RunKeys(run_id).split_manifest))
+    calls = infer_core.requests_for(bucket, config.job_prefix(), training, manifest, settings)
+    jobs = [request["TransformJobName"] for op, request in calls if op == "create_transform_job"]
 
     def record(doc: dict, at: str) -> dict:
         runs.stage_finished(doc, "train", at, billable_seconds=task.get("billable_seconds"), model_artifacts=training.model_artifacts)
-        return runs.stage_started(doc, STAGE, at, model=training.job_name, transform_job=training.job_name)
+        return runs.stage_started(doc, STAGE, at, model=training.job_name, transform_job=training.job_name, transform_jobs=jobs)
 
     stage_seconds(runs.update_status(bucket, run_id, record), "train")
     sagemaker = aws.client("sagemaker")
-    model_new = _create_once(sagemaker.create_model, **infer_core.model_request(training, settings.role_arn))
-    job_new = _create_once(sagemaker.create_transform_job, **infer_core.transform_request(bucket, training, settings))
-    logger.info("transform job started" if job_new else "transform job already exists",
-                extra={"model": training.job_name, "model_created": model_new, "transform_job": training.job_name})
-    return {"run_id": run_id, "status": "started" if job_new else "already-started", "transform_job": training.job_name}
+    created = [aws.create_once(getattr(sagemaker, op), **request) for op, request in calls]
+    logger.info("transform jobs started" if all(created) else "transform jobs already exist", extra={"transform_jobs": jobs})
+    return {"run_id": run_id, "status": "started" if created[1] else "already-started", "transform_job": training.job_name}
 
 
 @logger.inject_lambda_context(log_event=False)

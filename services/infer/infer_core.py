@@ -1,10 +1,14 @@
-"""CreateModel and CreateTransformJob requests for a completed training job."""
+"""CreateModel and CreateTransformJob requests for a completed training job, and for the champion it is compared with."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from pipeline_common import layout
+from pipeline_common.models import SplitManifest
+from pipeline_common.transform_jobs import TransformSettings, package_model_request, transform_request
+
+__all__ = ["CompletedTraining", "TransformSettings", "completed_training", "model_request", "requests_for"]
 
 
 @dataclass(frozen=True)
@@ -13,13 +17,6 @@ class CompletedTraining:
     run_id: str
     image: str
     model_artifacts: str
-
-
-@dataclass(frozen=True)
-class TransformSettings:
-    role_arn: str
-    instance_type: str
-    instance_count: int
 
 
 def completed_training(detail: dict, job_prefix: str) -> CompletedTraining | None:
@@ -42,23 +39,21 @@ def model_request(training: CompletedTraining, role_arn: str) -> dict:
     }
 
 
-def transform_request(bucket: str, training: CompletedTraining, settings: TransformSettings) -> dict:
+def requests_for(bucket: str, job_prefix: str, training: CompletedTraining, manifest: SplitManifest,
+                 settings: TransformSettings) -> list[tuple[str, dict]]:
+    """The (operation, request) pairs of a run's inference: its model and transform of the test rows, then the
+    champion's model and transform of the same rows when the run has a comparable champion."""
     keys = layout.RunKeys(training.run_id)
-    return {
-        "TransformJobName": training.job_name,
-        "ModelName": training.job_name,
-        "TransformInput": {
-            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": layout.s3_uri(bucket, keys.test_prefix)}},
-            "ContentType": "text/csv",
-            "SplitType": "Line",
-            "CompressionType": "None",
-        },
-        # One prediction per input line, written as <input file name>.out under the output path.
-        "TransformOutput": {
-            "S3OutputPath": layout.s3_uri(bucket, keys.transform_output_prefix),
-            "AssembleWith": "Line",
-            "Accept": "text/csv",
-        },
-        "TransformResources": {"InstanceType": settings.instance_type, "InstanceCount": settings.instance_count},
-        "Tags": layout.run_tags(training.run_id),
-    }
+    calls = [
+        ("create_model", model_request(training, settings.role_arn)),
+        ("create_transform_job", transform_request(training.job_name, training.job_name, layout.s3_uri(bucket, keys.test_prefix),
+                                                   layout.s3_uri(bucket, keys.transform_output_prefix), settings, training.run_id)),
+    ]
+    if manifest.champion and manifest.champion.comparable:
+        name = layout.champion_job_name(job_prefix, training.run_id)
+        calls += [
+            ("create_model", package_model_request(name, manifest.champion.version.arn, settings.role_arn, training.run_id)),
+            ("create_transform_job", transform_request(name, name, layout.s3_uri(bucket, keys.champion_test_prefix),
+                                                       layout.s3_uri(bucket, keys.champion_output_prefix), settings, training.run_id)),
+        ]
+    return calls

@@ -10,16 +10,27 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from pipeline_common import aws, config, layout, runs, specs
+from pipeline_common import aws, config, layout, registry, runs, specs
 from pipeline_common.errors import InputRejected
 from pipeline_common.events import uploaded_object
 from pipeline_common.idempotency import run_once
+from pipeline_common.models import Champion, FittedTransform
 from pipeline_common.observability import MetricUnit, logger, metrics, stage_seconds, start_run_context, tracer
 
 import preprocess_core
-from tabular.prepare import prepare
+from tabular.prepare import Prepared, prepare
 
 STAGE = preprocess_core.STAGE
+
+
+def champion_of(dataset: str, body: bytes, prepared: Prepared) -> tuple[Champion | None, bytes | None]:
+    """The dataset's approved version, and this run's test rows encoded for it, if it has one."""
+    version = registry.serving_version(aws.client("sagemaker"), config.job_prefix(), dataset)
+    if version is None:
+        return None, None
+    spec = specs.frozen(aws.get_json(*layout.parse_s3_uri(version.spec_uri)))
+    transform = FittedTransform.model_validate(aws.get_json(*layout.parse_s3_uri(version.transform_uri)))
+    return preprocess_core.champion_rows(version, spec, transform, body, prepared)
 
 
 def preprocess_upload(task: dict) -> dict:
@@ -46,11 +57,14 @@ def preprocess_upload(task: dict) -> dict:
         logger.warning("input rejected", extra={"reason": rejected.reason, "details": rejected.details})
         return {"run_id": run_id, "status": "rejected", "reason": rejected.reason}
 
-    objects, manifest = preprocess_core.artifacts(prepared, run_id, source, spec_origin, test_fraction, seed)
+    champion, champion_test = champion_of(source["dataset"], body, prepared)
+    objects, manifest = preprocess_core.artifacts(prepared, run_id, source, spec_origin, test_fraction, seed, champion, champion_test)
     for key, data, content_type in objects:
         aws.put_bytes(bucket, key, data, content_type)
     summary = {"rows": prepared.profile["rows"], "n_train": prepared.n_train, "n_test": prepared.n_test,
                "problem_type": manifest.problem_type, "warnings": len(prepared.profile["warnings"])}
+    if champion is not None:
+        summary["champion_version"] = champion.version.version
     status = runs.update_status(bucket, run_id, lambda doc, at: runs.stage_finished(doc, STAGE, at, **summary))
     stage_seconds(status, STAGE)
     metrics.add_metric(name="RowsIn", unit=MetricUnit.Count, value=prepared.profile["rows_in"])

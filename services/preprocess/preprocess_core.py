@@ -8,9 +8,11 @@ from datetime import datetime, timezone
 
 from pipeline_common import layout
 from pipeline_common.errors import InputRejected
-from pipeline_common.models import FileEntry, SplitManifest
+from pipeline_common.models import Champion, DatasetSpec, FileEntry, FittedTransform, ModelVersion, SplitManifest
 
+from tabular.csvio import matrix_csv
 from tabular.prepare import Prepared
+from tabular.score import encode_rows
 
 STAGE = "preprocess"
 
@@ -32,8 +34,26 @@ def _entry(key: str, body: bytes, rows: int | None = None) -> FileEntry:
     return FileEntry(key=key, bytes=len(body), sha256=hashlib.sha256(body).hexdigest(), rows=rows)
 
 
-def artifacts(prepared: Prepared, run_id: str, source: dict, spec_origin: dict, test_fraction: float,
-              seed: int) -> tuple[list[tuple[str, bytes, str]], SplitManifest]:
+def champion_rows(version: ModelVersion, spec: DatasetSpec, transform: FittedTransform, body: bytes,
+                  prepared: Prepared) -> tuple[Champion, bytes | None]:
+    """The approved version and this run's test rows encoded its way, so the gate compares both on the same rows.
+
+    A champion that cannot read these rows, or predicts other classes, is recorded as not comparable, with why;
+    it never rejects the upload.
+    """
+    if (transform.problem_type, transform.classes) != (prepared.transform.problem_type, prepared.transform.classes):
+        why = (f"it is a {transform.problem_type} model of classes {transform.classes}; this run is "
+               f"{prepared.transform.problem_type} of classes {prepared.transform.classes}")
+        return Champion(version=version, comparable=False, reason=why), None
+    try:
+        matrix = encode_rows(body, spec, transform, prepared.test_rows)
+    except InputRejected as rejected:
+        return Champion(version=version, comparable=False, reason=f"it cannot read these rows: {rejected.reason}"), None
+    return Champion(version=version, comparable=True), matrix_csv(matrix)
+
+
+def artifacts(prepared: Prepared, run_id: str, source: dict, spec_origin: dict, test_fraction: float, seed: int,
+              champion: Champion | None = None, champion_test: bytes | None = None) -> tuple[list[tuple[str, bytes, str]], SplitManifest]:
     """The objects to write, data first, and the manifest to write after them (it starts training)."""
     keys = layout.RunKeys(run_id)
     spec_doc = {**prepared.spec.model_dump(mode="json"), "origin": spec_origin}
@@ -50,6 +70,9 @@ def artifacts(prepared: Prepared, run_id: str, source: dict, spec_origin: dict, 
         "test-00000": _entry(keys.test_part(0), prepared.test_features, prepared.n_test),
         "labels-00000": _entry(keys.labels_part(0), prepared.test_labels, prepared.n_test),
     }
+    if champion_test is not None:
+        objects.append((keys.champion_test_part(0), champion_test, "text/csv"))
+        files["champion-00000"] = _entry(keys.champion_test_part(0), champion_test, prepared.n_test)
     spec, transform = prepared.spec, prepared.transform
     manifest = SplitManifest(
         run_id=run_id, stage=STAGE, created_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
@@ -58,6 +81,6 @@ def artifacts(prepared: Prepared, run_id: str, source: dict, spec_origin: dict, 
         feature_sources=transform.feature_sources, hyperparameters={k: str(v) for k, v in spec.hyperparameters.items()},
         n_train=prepared.n_train, n_test=prepared.n_test, train_label_counts=prepared.train_label_counts,
         test_label_counts=prepared.test_label_counts, test_fraction=test_fraction, seed=seed,
-        spec_key=keys.frozen_spec, transform_key=keys.transform, profile_key=keys.profile, files=files,
+        spec_key=keys.frozen_spec, transform_key=keys.transform, profile_key=keys.profile, files=files, champion=champion,
     )
     return objects, manifest

@@ -44,8 +44,8 @@ class S3Bucket:
         return f"s3://{self.bucket}/{key}"
 
 
-def stack_bucket(stack: str, region: str | None) -> tuple[object, str]:
-    """The S3 client and data bucket of a deployed stack, from its Outputs."""
+def stack_outputs(stack: str, region: str | None) -> tuple[object, dict[str, str]]:
+    """A boto3 session and the Outputs of a deployed stack."""
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -57,6 +57,12 @@ def stack_bucket(stack: str, region: str | None) -> tuple[object, str]:
     outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
     if "DataBucketName" not in outputs:
         raise SystemExit(f"mlpipe: stack {stack!r} has no DataBucketName output; is it an mlpipe stack?")
+    return session, outputs
+
+
+def stack_bucket(stack: str, region: str | None) -> tuple[object, str]:
+    """The S3 client and data bucket of a deployed stack, from its Outputs."""
+    session, outputs = stack_outputs(stack, region)
     return session.client("s3"), outputs["DataBucketName"]
 
 
@@ -87,6 +93,20 @@ def mirror_run(s3, bucket: str, run_id: str, upload_key: str, out_dir: Path) -> 
     return download(s3, bucket, run_keys(s3, bucket, run_id, upload_key), out_dir)
 
 
-def mirror_bucket(s3, bucket: str, out_dir: Path) -> list[str]:
-    """Copy every object of the bucket to out_dir/<key>; return the keys."""
-    return download(s3, bucket, keys_under(s3, bucket), out_dir)
+def link_keys(source_dir: Path, keys: list[str], out_dir: Path) -> list[str]:
+    """Make out_dir/<key> the same file as source_dir/<key> (a hard link: nothing is copied twice; a copy across devices)."""
+    import os
+    import shutil
+
+    for key in keys:
+        source, target = source_dir / key, out_dir / key
+        if not source.is_file():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            target.unlink()
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copyfile(source, target)
+    return keys

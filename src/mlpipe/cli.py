@@ -6,10 +6,13 @@ import argparse
 import os
 import sys
 
-from .cloud_cmd import cmd_cloud, cmd_empty
+from .cloud_cmd import cmd_cloud, cmd_empty, cmd_reset
 from .history import cmd_runs, cmd_show
 from .home import history_dir
+from .predict_cmd import cmd_predict
+from .registry_cmd import cmd_approve, cmd_models, cmd_reject
 from .run_cmd import cmd_run
+from .score_cmd import cmd_score
 from .spec_cmd import cmd_spec_infer
 
 PROBLEM_TYPES = ["binary", "multiclass", "regression"]
@@ -17,7 +20,7 @@ PROBLEM_TYPES = ["binary", "multiclass", "regression"]
 
 def _offline_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a template Parameter offline, e.g. --param NumRound=50 (repeatable)")
+                        help="change a Parameter of the offline stack, e.g. --param NumRound=50; kept for later commands (repeatable)")
     faults = parser.add_argument_group("fault injection (offline cloud)")
     faults.add_argument("--duplicate-events", action="store_true", help="deliver every event twice, at the same moment")
     faults.add_argument("--fail", action="append", default=[], choices=["train", "transform"],
@@ -41,10 +44,53 @@ def _run_parser(sub) -> None:
     run.set_defaults(func=cmd_run)
 
 
+def _where(parser: argparse.ArgumentParser, offline_flags: bool = False) -> None:
+    parser.add_argument("--stack", help="act on this deployed stack instead of the offline account (MLPIPE_HOME)")
+    parser.add_argument("--region", help="the stack's region")
+    if not offline_flags:  # the commands with _offline_arguments have --param already
+        parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                            help="change a Parameter of the offline stack, kept for later commands (e.g. EnableEndpoint=true)")
+
+
+def _model_parsers(sub) -> None:
+    models = sub.add_parser("models", help="a dataset's model versions: status, gate metric, run, creation time")
+    models.add_argument("--dataset", help="the dataset (default: the stack's default dataset)")
+    models.add_argument("--json", action="store_true", help="print a JSON list of versions")
+    _where(models)
+    models.set_defaults(func=cmd_models)
+    for name, func, verb in (("approve", cmd_approve, "approve"), ("reject", cmd_reject, "reject")):
+        decide = sub.add_parser(name, help=f"{verb} a model version (manual approval mode, or to override the gate)")
+        decide.add_argument("version", type=int, help="the version number, as `mlpipe models` lists it")
+        decide.add_argument("--dataset", help="the dataset (default: the stack's default dataset)")
+        decide.add_argument("--note", help="why (kept as the version's approval description)")
+        _where(decide)
+        decide.set_defaults(func=func)
+
+    score = sub.add_parser("score", help="score FILE with its dataset's approved version, follow it, fetch the predictions")
+    score.add_argument("file", help="a CSV with the dataset's columns (the target may be absent)")
+    score.add_argument("--dataset", help="the dataset (default: the stack's default dataset)")
+    score.add_argument("--out", help="copy predictions/<dataset>/<run>/ into this folder")
+    score.add_argument("--timeout", type=float, default=600)
+    _where(score, offline_flags=True)
+    _offline_arguments(score)
+    score.set_defaults(func=cmd_score)
+
+    predict = sub.add_parser("predict", help="predict rows with the dataset's real-time endpoint (EnableEndpoint=true)")
+    predict.add_argument("rows", metavar="ROWS_JSON", help='a JSON list of rows, e.g. \'[{"Sex": "female", "Age": 30, ...}]\', or @file.json')
+    predict.add_argument("--dataset", help="the dataset (default: the stack's default dataset)")
+    _where(predict)
+    predict.set_defaults(func=cmd_predict)
+
+    reset = sub.add_parser("reset", help="forget the offline account in MLPIPE_HOME (bucket, registry, endpoints, parameters)")
+    reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    reset.set_defaults(func=cmd_reset)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlpipe", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _run_parser(sub)
+    _model_parsers(sub)
 
     spec = sub.add_parser("spec", help="dataset specs").add_subparsers(dest="spec_command", required=True)
     infer = spec.add_parser("infer", help="draft a spec from a CSV: types, cardinality, missing rates, columns to drop")

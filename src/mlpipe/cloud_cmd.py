@@ -1,32 +1,57 @@
-"""The offline cloud from the command line's flags, `mlpipe cloud`, and `mlpipe empty` for a deployed stack."""
+"""The offline cloud from the command line's flags, `mlpipe cloud`, `mlpipe reset`, and `mlpipe empty` for a deployed stack."""
 
 from __future__ import annotations
 
 import argparse
+import shutil
+import sys
 import time
 
 from .buckets import stack_bucket
 from .display import say
+from .home import home, stack_parameters
 
 
 def offline_cloud(args: argparse.Namespace, **callbacks):
-    """An offline cloud with the command line's Parameter overrides and fault injection."""
+    """The offline account's cloud (MLPIPE_HOME), with its stack Parameters (changed by --param) and fault injection."""
     from .offline.cloud import OfflineCloud, Options
 
     options = Options(
-        duplicate_events=args.duplicate_events,
-        fail_training="injected failure: training ended by mlpipe run --fail train" if "train" in args.fail else None,
-        fail_transform="injected failure: transform ended by mlpipe run --fail transform" if "transform" in args.fail else None,
-        throttle=args.throttle,
+        duplicate_events=getattr(args, "duplicate_events", False),
+        fail_training="injected failure: training ended by mlpipe run --fail train" if "train" in getattr(args, "fail", []) else None,
+        fail_transform="injected failure: transform ended by mlpipe run --fail transform" if "transform" in getattr(args, "fail", []) else None,
+        throttle=getattr(args, "throttle", 0),
     )
-    return OfflineCloud(options=options, parameter_overrides=dict(item.split("=", 1) for item in args.param), **callbacks)
+    parameters = stack_parameters(dict(item.split("=", 1) for item in getattr(args, "param", [])))
+    if parameters:  # on stderr: stdout may be JSON for another program
+        print("offline stack parameters: " + " ".join(f"{k}={v}" for k, v in sorted(parameters.items())), file=sys.stderr, flush=True)
+    return OfflineCloud(options=options, parameter_overrides=parameters, home=home(), **callbacks)
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    """Forget the offline account: its bucket, registry, endpoints and stack parameters."""
+    where = home()
+    if not where.exists():
+        say(f"nothing to reset: {where} does not exist")
+        return 0
+    if not args.yes:
+        try:
+            answer = input(f"delete the offline account in {where} (bucket, models, registry, parameters)? [y/N] ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() != "y":
+            say("\nmlpipe: nothing deleted")
+            return 1
+    shutil.rmtree(where)
+    say(f"deleted {where}")
+    return 0
 
 
 def cmd_cloud(args: argparse.Namespace) -> int:
     """Keep an offline cloud running for other tools: AWS CLI, boto3, `mlpipe run --stack`."""
     with offline_cloud(args) as cloud:
         cloud.register_stack()
-        say(f"# offline cloud: stack {cloud.stack.name}, bucket {cloud.bucket}. Ctrl-C stops it.")
+        say(f"# offline cloud: stack {cloud.stack.name}, bucket {cloud.bucket}. Ctrl-C stops it (and keeps what it did in {home()}).")
         for name, value in cloud.aws_environment().items():
             say(f"export {name}={value}")
         try:
@@ -34,6 +59,8 @@ def cmd_cloud(args: argparse.Namespace) -> int:
                 time.sleep(3600)
         except KeyboardInterrupt:
             pass
+        cloud.settle(timeout=60)
+        cloud.persist()
     return 0
 
 

@@ -61,9 +61,24 @@ def print_outcome(outcome: RunOutcome) -> None:
         say(f"\nrun {outcome.run_id} succeeded: {kind}{target}, evaluated on {metrics['n_test']} held-out rows{extra}")
         for line in metric_lines(metrics):
             say(line)
+        gate_lines(metrics)
     else:
         say(f"\nrun {outcome.run_id} FAILED at {outcome.reason}")
     if outcome.warnings:
         say(f"data warnings ({len(outcome.warnings)}):")
         for warning in outcome.warnings:
             say(f"  - {warning['kind']}: {warning['message']}")
+
+
+def gate_lines(metrics: dict) -> None:
+    """The quality gate's verdict on the run's model version, with both scores and every reason."""
+    gate, package = metrics.get("gate"), metrics.get("model_package") or {}
+    if not gate:
+        return
+    champion = f", champion v{gate['champion_version']} {gate['champion']:.4f}" if gate.get("champion_version") else ""
+    challenger = "-" if gate.get("challenger") is None else f"{gate['challenger']:.4f}"
+    waiting = f" (the gate recommends {gate['recommendation']})" if gate["status"] == "PendingManualApproval" else ""
+    say(f"model version {package.get('version')} of {package.get('group')}: {gate['status']}{waiting} - "
+        f"{gate['metric']} {challenger}{champion}")
+    for reason in gate.get("reasons", []):
+        say(f"  - {reason}")

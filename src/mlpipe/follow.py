@@ -20,8 +20,12 @@ STAGE_DETAILS = {
     "preprocess": lambda e: (f"{e['rows']} rows, {e.get('problem_type')}: {e['n_train']} train / {e['n_test']} test"
                              + (f", {e['warnings']} warning(s)" if e.get("warnings") else "")) if "n_train" in e else "",
     "train": lambda e: f"training job {e.get('training_job', '?')}" + (f", {e['billable_seconds']} s billed" if e.get("billable_seconds") else ""),
-    "infer": lambda e: f"model and transform job {e.get('transform_job', '?')}",
-    "evaluate": lambda e: "",
+    "infer": lambda e: (f"model and transform job {e.get('transform_job', '?')}"
+                        + (", and the champion's on the same rows" if len(e.get("transform_jobs") or []) > 1 else "")),
+    "evaluate": lambda e: (f"model version {e['model_version']}: {e['verdict']}" if "model_version" in e else ""),
+    "score": lambda e: f"{e['rows']} rows, model version {e['model_version']}" if "rows" in e else "",
+    "transform": lambda e: f"transform job {e.get('transform_job', '?')}",
+    "predictions": lambda e: e.get("predictions", ""),
 }
 
 
@@ -76,7 +80,7 @@ class RunFollower:
         if status is None:
             return False
         self.outcome.status = status
-        for stage in runs.STAGES:
+        for stage in runs.stages_of(status):
             entry = status["stages"].get(stage)
             if not entry:
                 continue
@@ -91,7 +95,7 @@ class RunFollower:
             self.outcome.warnings = profile.get("warnings", [])
         if status["status"] == runs.SUCCEEDED:
             self.outcome.succeeded = True
-            self.outcome.metrics = read_json(self.s3, self.bucket, self.keys.metrics)
+            self.outcome.metrics = read_json(self.s3, self.bucket, self.keys.metrics) if status.get("kind", "training") == "training" else None
             return True
         if status["status"] == runs.FAILED:
             failure = status.get("failure") or {}
@@ -113,3 +117,14 @@ class RunFollower:
             time.sleep(interval)
         self.outcome.reason = f"the run did not end within {timeout:.0f} s"
         return self.outcome
+
+
+def idle_check(cloud, why: str) -> Callable[[], str | None]:
+    """For an offline run: why nothing more will happen, once the cloud stays idle (no event queued, no job running)."""
+    def stalled() -> str | None:
+        if not cloud.is_idle():
+            return None
+        time.sleep(0.3)
+        return why if cloud.is_idle() else None
+
+    return stalled

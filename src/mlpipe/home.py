@@ -1,7 +1,13 @@
-"""MLPIPE_HOME: where the offline cloud keeps what outlives one command (default .mlpipe/)."""
+"""MLPIPE_HOME: the offline account that outlives one command (default .mlpipe/), as an AWS account does.
+
+- ``bucket/``: the bucket's objects (what `mlpipe runs` and `mlpipe show` read);
+- ``sagemaker.json``: jobs, models, the model registry and endpoints of the offline SageMaker;
+- ``parameters.json``: the offline stack's Parameter overrides, kept like a deployed stack's (`--param` changes them).
+"""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -11,5 +17,16 @@ def home() -> Path:
 
 
 def history_dir() -> Path:
-    """A copy of the offline bucket after each run, read by `mlpipe runs` and `mlpipe show`."""
+    """The offline bucket on disk, read by `mlpipe runs` and `mlpipe show`."""
     return home() / "bucket"
+
+
+def stack_parameters(changes: dict[str, str]) -> dict[str, str]:
+    """The offline stack's Parameter overrides after applying ``changes``; saved for the next command."""
+    path = home() / "parameters.json"
+    saved = json.loads(path.read_text()) if path.is_file() else {}
+    if changes:
+        saved.update(changes)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(saved, indent=2, sort_keys=True))
+    return saved

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +13,9 @@ from pipeline_common import layout
 from pipeline_common.errors import InputRejected
 from pipeline_common.models import SpecError, dump_spec, load_spec_text
 
-from .buckets import mirror_bucket, mirror_run, stack_bucket
+from .buckets import RUN_PREFIXES, link_keys, mirror_run, stack_bucket
 from .display import print_outcome, say, show_step
-from .follow import RunFollower, RunOutcome
+from .follow import RunFollower, RunOutcome, idle_check
 from .home import history_dir
 
 
@@ -145,23 +144,18 @@ def run_offline(args: argparse.Namespace, upload: Upload) -> int:
             put_spec(s3, cloud.bucket, upload, only_if_changed=False)
         run_id = upload_file(s3, cloud.bucket, upload)
 
-        def stalled() -> str | None:
-            if not cloud.is_idle():
-                return None
-            time.sleep(0.3)
-            return "the chain stopped before evaluation and recorded no failure" if cloud.is_idle() else None
-
         follower = RunFollower(s3, cloud.bucket, run_id, show_step)
-        outcome = follower.follow(timeout=args.timeout, stalled=stalled)
+        outcome = follower.follow(timeout=args.timeout, stalled=idle_check(cloud, "the chain stopped before evaluation and recorded no failure"))
         try:
-            cloud.settle(timeout=60, quiet=0.05)  # let duplicates and retries finish before the bucket is copied
+            cloud.settle(timeout=60, quiet=0.05)  # let duplicates, retries and the approval finish before the account is kept
         except TimeoutError as err:
             say(f"mlpipe: {err}")
-        keys = mirror_bucket(s3, cloud.bucket, history)  # `mlpipe runs` and `mlpipe show` read this history
+        written = cloud.persist()  # the account's bucket on disk: `mlpipe runs`, `show`, `score` and `models` read it
         out_dir = Path(args.out) if args.out else None
-        for key in keys if out_dir else []:
-            (out_dir / key).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(history / key, out_dir / key)
+        keys = [k for k in written if k == upload.key or any(k.startswith(f"{p}{run_id}/") for p in RUN_PREFIXES)]
+        keys += [k for k in written if k.startswith(layout.SPECS)]
+        if out_dir:
+            link_keys(history, keys, out_dir)
         report(outcome, keys, out_dir, follower.keys, history)
     say(f"total {time.monotonic() - started:.1f}s")
     return 0 if outcome.succeeded else 1

@@ -24,7 +24,8 @@ def test_titanic_reaches_evaluation_with_good_accuracy(offline, titanic_bytes):
     assert sum(metrics["confusion_matrix"].values()) == 178
     # every stage went through its own function, routed by the template's rules
     invoked = Counter(inv.function for inv in offline.invocations if inv.result.ok)
-    assert invoked == {"PreprocessFunction": 1, "TrainFunction": 1, "InferFunction": 1, "EvaluateFunction": 1}
+    assert invoked == {"PreprocessFunction": 1, "TrainFunction": 1, "InferFunction": 1, "EvaluateFunction": 1,
+                       "ApprovalFunction": 2}  # the version is registered, then given its verdict
     # SageMaker's data contract: model.tar.gz with xgboost-model, <input>.out with one line per test row
     job = layout.job_name("mlpipe", run_id)
     artifact = offline.client("s3").get_object(Bucket=offline.bucket, Key=layout.model_artifact_key(run_id, job))["Body"].read()
@@ -88,7 +89,7 @@ def test_handler_logs_are_json_with_the_run_id(offline, titanic_bytes):
 
     lines = [json.loads(line) for _, line in offline.logs if line.startswith("{")]
     of_run = [line for line in lines if line.get("correlation_id") == run_id]
-    assert {line["service"] for line in of_run} == {"preprocess", "train", "infer", "evaluate"}
+    assert {line["service"] for line in of_run} == {"preprocess", "train", "infer", "evaluate", "approval"}
 
 
 def test_another_container_version_trains_with_its_own_xgboost_release(titanic_bytes):

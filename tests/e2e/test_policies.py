@@ -12,9 +12,11 @@ from samtranslator.translator.transform import transform
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.e2e
-FUNCTIONS = ["PreprocessFunction", "TrainFunction", "InferFunction", "EvaluateFunction", "FailureFunction"]
+FUNCTIONS = ["PreprocessFunction", "TrainFunction", "InferFunction", "EvaluateFunction", "ScoreFunction", "ApprovalFunction",
+             "PredictFunction", "FailureFunction"]
+ALWAYS = [f for f in FUNCTIONS if f != "PredictFunction"]  # the PredictFunction exists only with EnableEndpoint
 # Actions without resource-level permissions: the only ones allowed on "*".
-NO_RESOURCE_LEVEL = {"cloudwatch:PutMetricData", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+NO_RESOURCE_LEVEL = {"cloudwatch:PutMetricData", "xray:PutTraceSegments", "xray:PutTelemetryRecords", "sagemaker:ListModelPackages"}
 
 
 class _NoManagedPolicies:
@@ -98,10 +100,13 @@ def test_every_star_resource_in_the_template_says_why():
 @pytest.mark.parametrize(
     ("function", "reads", "writes"),
     [
-        ("PreprocessFunction", {"raw", "specs", "runs"}, {"processed", "splitData", "models", "errors", "runs"}),
+        ("PreprocessFunction", {"raw", "specs", "models", "runs"}, {"processed", "splitData", "models", "errors", "runs"}),
         ("TrainFunction", {"splitData", "runs"}, {"runs"}),
-        ("InferFunction", {"runs"}, {"runs"}),
-        ("EvaluateFunction", {"inference-output", "splitData", "processed", "models", "runs"}, {"evaluation", "runs"}),
+        ("InferFunction", {"splitData", "runs"}, {"runs"}),
+        ("EvaluateFunction", {"inference-output", "splitData", "processed", "models", "runs"}, {"evaluation", "errors", "runs"}),
+        ("ScoreFunction", {"score", "models", "scoring", "runs"}, {"scoring", "predictions", "errors", "runs"}),
+        ("ApprovalFunction", {"runs"}, {"runs"}),
+        ("PredictFunction", {"models"}, set()),
         ("FailureFunction", {"runs"}, {"errors", "runs"}),
     ],
 )
@@ -114,26 +119,41 @@ def test_each_function_reads_and_writes_only_its_prefixes(translated, function, 
         assert allowed(role, action) == []
 
 
-def test_only_train_and_infer_call_sagemaker_and_only_on_the_stack_job_prefix(translated):
+SAGEMAKER_ACTIONS = {
+    "PreprocessFunction": {"sagemaker:ListModelPackages", "sagemaker:DescribeModelPackage"},  # the champion
+    "TrainFunction": {"sagemaker:CreateTrainingJob", "sagemaker:AddTags"},
+    "InferFunction": {"sagemaker:CreateModel", "sagemaker:CreateTransformJob", "sagemaker:DescribeTrainingJob",
+                      "sagemaker:DescribeModelPackage", "sagemaker:AddTags"},
+    "EvaluateFunction": {"sagemaker:DescribeTransformJob", "sagemaker:CreateModelPackageGroup", "sagemaker:CreateModelPackage",
+                         "sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage", "sagemaker:AddTags"},
+    "ScoreFunction": {"sagemaker:ListModelPackages", "sagemaker:DescribeModelPackage", "sagemaker:CreateModel",
+                      "sagemaker:CreateTransformJob", "sagemaker:AddTags"},
+    "ApprovalFunction": {"sagemaker:ListModelPackages", "sagemaker:DescribeModelPackage", "sagemaker:CreateModel",
+                         "sagemaker:CreateEndpointConfig", "sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint",
+                         "sagemaker:DescribeEndpoint", "sagemaker:AddTags"},
+    "PredictFunction": {"sagemaker:ListModelPackages", "sagemaker:DescribeModelPackage", "sagemaker:DescribeEndpoint",
+                        "sagemaker:InvokeEndpoint"},
+    "FailureFunction": set(),
+}
+SAGEMAKER_RESOURCE = r":(training-job|model|transform-job|endpoint|endpoint-config|model-package-group)/\$\{JobNamePrefix\}-\*$|:model-package/\$\{JobNamePrefix\}-\*/\*$"
+
+
+def test_each_function_calls_only_its_sagemaker_actions_and_only_on_the_stack_prefix(translated):
     for function in FUNCTIONS:
-        actions = {a for s in statements(role_of(translated, function)) for a in s["Action"] if a.startswith("sagemaker:")}
-        if function == "TrainFunction":
-            assert actions == {"sagemaker:CreateTrainingJob", "sagemaker:AddTags"}
-        elif function == "InferFunction":
-            assert actions == {"sagemaker:CreateModel", "sagemaker:CreateTransformJob", "sagemaker:DescribeTrainingJob", "sagemaker:AddTags"}
-        else:
-            assert actions == set(), f"{function} may not call SageMaker"
-    for function in ("TrainFunction", "InferFunction"):
-        for statement in statements(role_of(translated, function)):
-            if any(a.startswith("sagemaker:") for a in statement["Action"]):
-                for resource in statement["Resource"]:
-                    assert re.search(r":(training-job|model|transform-job)/\$\{JobNamePrefix\}-\*$", resource["Fn::Sub"])
+        sagemaker = [s for s in statements(role_of(translated, function)) if any(a.startswith("sagemaker:") for a in s["Action"])]
+        assert {a for s in sagemaker for a in s["Action"]} == SAGEMAKER_ACTIONS[function], function
+        for statement in sagemaker:
+            if statement["Resource"] == ["*"]:
+                assert statement["Action"] == ["sagemaker:ListModelPackages"]
+                continue
+            for resource in statement["Resource"]:
+                assert re.search(SAGEMAKER_RESOURCE, resource["Fn::Sub"]), resource
 
 
 def test_pass_role_only_for_the_sagemaker_role_and_only_to_sagemaker(translated):
     for function in FUNCTIONS:
         passes = [s for s in statements(role_of(translated, function)) if "iam:PassRole" in s["Action"]]
-        if function not in ("TrainFunction", "InferFunction"):
+        if function not in ("TrainFunction", "InferFunction", "ScoreFunction", "ApprovalFunction"):
             assert passes == []
             continue
         (statement,) = passes
@@ -143,8 +163,8 @@ def test_pass_role_only_for_the_sagemaker_role_and_only_to_sagemaker(translated)
 
 def test_sagemaker_role_reads_inputs_and_writes_outputs_only(translated):
     role = translated["Resources"]["SageMakerExecutionRole"]
-    assert s3_prefixes(allowed(role, "s3:GetObject")) == {"splitData", "models"}
-    assert s3_prefixes(allowed(role, "s3:PutObject")) == {"models", "inference-output"}
+    assert s3_prefixes(allowed(role, "s3:GetObject")) == {"splitData", "models", "scoring"}
+    assert s3_prefixes(allowed(role, "s3:PutObject")) == {"models", "inference-output", "scoring"}
     trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": "sagemaker.amazonaws.com"}]
 
@@ -164,7 +184,7 @@ def test_bucket_is_private_encrypted_versioned_tls_only_and_expires_intermediate
     encryption = json.dumps(bucket["BucketEncryption"])
     assert '"AES256"' in encryption and '"aws:kms"' in encryption and "DataKmsKeyArn" in encryption
     expiring = {r.get("Prefix") for r in bucket["LifecycleConfiguration"]["Rules"] if "ExpirationInDays" in r}
-    assert expiring == {"processed/", "splitData/", "inference-output/"}
+    assert expiring == {"processed/", "splitData/", "inference-output/", "scoring/"}
     policy = translated["Resources"]["DataBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     (deny,) = [s for s in policy if s["Effect"] == "Deny"]
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
@@ -175,7 +195,7 @@ def test_dashboard_shows_every_stage_the_runs_and_accuracy(translated):
     dashboard = json.loads(re.sub(r"\$\{[^}]+\}", "X", body))  # valid JSON once CloudFormation substitutes the names
     titles = [w["properties"]["title"] for w in dashboard["widgets"]]
     assert {"Invocations per stage", "Errors per stage", "Runs succeeded and failed", "Accuracy and ROC AUC per run"} <= set(titles)
-    for function in FUNCTIONS:
+    for function in ALWAYS:
         assert body.count(f"${{{function}}}") == 3  # invocations, errors, duration
     for metric in ("RunsSucceeded", "RunsFailed", "Accuracy", "RocAuc", "StageDuration", "RowsIn", "RowsRejected"):
         assert f'"{metric}"' in body
@@ -187,8 +207,11 @@ def test_alarms_watch_errors_failure_queue_and_failed_runs_and_notify(translated
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [{"Ref": "NotificationTopic"}]
         assert alarm["TreatMissingData"] == "notBreaching"
-    watched = {m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"] for m in alarms["FunctionErrorsAlarm"]["Metrics"] if "MetricStat" in m}
-    assert watched == set(FUNCTIONS)
+    metrics = alarms["FunctionErrorsAlarm"]["Metrics"]
+    watched = {m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"] for m in metrics if "MetricStat" in m}
+    assert watched == set(ALWAYS)
+    (conditional,) = [m["Fn::If"] for m in metrics if "Fn::If" in m]  # the PredictFunction, when it exists
+    assert conditional[0] == "EndpointEnabled" and conditional[1]["MetricStat"]["Metric"]["Dimensions"][0]["Value"] == {"Ref": "PredictFunction"}
     assert alarms["FailedRunsAlarm"]["MetricName"] == "RunsFailed"
     assert alarms["FailedRunsAlarm"]["Dimensions"] == [{"Name": "Pipeline", "Value": {"Ref": "JobNamePrefix"}}]
 
@@ -200,3 +223,21 @@ def test_every_function_is_traced_and_logs_with_its_stage_name(translated):
         env = props["Environment"]["Variables"]
         assert env["POWERTOOLS_SERVICE_NAME"] == function.removesuffix("Function").lower()
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == {"Ref": "MetricsNamespace"}
+
+
+def test_the_predict_url_requires_iam_auth_and_exists_only_with_the_endpoint(translated):
+    url = translated["Resources"]["PredictFunctionUrl"]
+    assert url["Properties"]["AuthType"] == "AWS_IAM" and url["Condition"] == "EndpointEnabled"
+    assert translated["Resources"]["PredictFunction"]["Condition"] == "EndpointEnabled"
+    public = [lid for lid, r in translated["Resources"].items()
+              if r["Type"] == "AWS::Lambda::Permission" and r["Properties"].get("FunctionUrlAuthType") == "NONE"]
+    assert public == []  # nobody may call it unsigned
+
+
+def test_the_registry_and_endpoints_are_touched_only_under_the_stack_prefix(translated):
+    for function in FUNCTIONS:
+        for statement in statements(role_of(translated, function)):
+            registry_actions = {a for a in statement["Action"] if "ModelPackage" in a or "Endpoint" in a}
+            if registry_actions and statement["Resource"] != ["*"]:
+                for resource in statement["Resource"]:
+                    assert "${JobNamePrefix}-*" in resource["Fn::Sub"], (function, resource)

@@ -50,7 +50,9 @@ def test_every_event_delivered_twice_at_once_gives_one_of_everything(normal_metr
         # each of the five functions really saw its event at least twice
         for function in ("PreprocessFunction", "TrainFunction", "InferFunction", "EvaluateFunction"):
             assert invoked[function] >= 2, invoked
-        assert jobs_of_run(cloud, run_id) == {"training": 1, "model": 1, "transform": 1, "create_calls": 3}
+        # training job, model, transform job, model package group and version: each created once
+        assert jobs_of_run(cloud, run_id) == {"training": 1, "model": 1, "transform": 1, "create_calls": 5}
+        assert len(cloud.sagemaker.model_packages) == 1
         counts = version_counts(cloud, run_id)
         data_keys = {k: n for k, n in counts.items() if not k.startswith(layout.RUNS)}
         assert data_keys and set(data_keys.values()) == {1}, data_keys  # one profile, one split, one model ...

@@ -86,13 +86,13 @@ def test_every_log_line_of_a_run_carries_its_run_id(finished_run):
     for function, line in logs:
         record = json.loads(line)  # every line a function writes is JSON: no stray text
         by_function.setdefault(function, []).append(record)
-    assert set(by_function) >= {"PreprocessFunction", "TrainFunction", "InferFunction", "EvaluateFunction"}
+    assert set(by_function) >= {"PreprocessFunction", "TrainFunction", "InferFunction", "EvaluateFunction", "ApprovalFunction"}
     for function, records in by_function.items():
         for record in records:
             # log lines carry it as correlation id, metric records (EMF) as a property
             assert record.get("correlation_id") == run_id or record.get("run_id") == run_id, (function, record)
     services = {r["service"] for records in by_function.values() for r in records if "message" in r}
-    assert services == {"preprocess", "train", "infer", "evaluate"}
+    assert services == {"preprocess", "train", "infer", "evaluate", "approval"}
 
 
 def test_metrics_of_a_run_are_emitted_as_emf(finished_run):

@@ -64,19 +64,17 @@ def built(tmp_path_factory) -> Path:
 
 
 def layer_build_dirs(built: Path, spec) -> list[Path]:
-    stack = load_stack()
-    by_dir = {(ROOT / res["Properties"]["ContentUri"]).resolve(): lid for lid, res in stack.resources.items()
-              if res.get("Type") == "AWS::Serverless::LayerVersion"}
-    return [built / by_dir[d.resolve()] / "python" for d in spec.layer_dirs]
+    return [built / layer / "python" for layer in spec.layers]
 
 
 def dir_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-@pytest.mark.parametrize("logical_id", ["PreprocessFunction", "TrainFunction", "InferFunction", "EvaluateFunction", "FailureFunction"])
+@pytest.mark.parametrize("logical_id", ["PreprocessFunction", "TrainFunction", "InferFunction", "EvaluateFunction", "ScoreFunction",
+                                        "ApprovalFunction", "PredictFunction", "FailureFunction"])
 def test_built_function_imports_with_only_its_package_and_layers(built, logical_id):
-    spec = load_stack().functions[logical_id]
+    spec = load_stack(parameter_overrides={"EnableEndpoint": "true"}).functions[logical_id]
     paths = [built / logical_id, *layer_build_dirs(built, spec)]
     for path in paths:
         assert path.is_dir(), f"sam build did not produce {path}"

@@ -32,7 +32,8 @@ def sample_event(name: str) -> dict:
 
 @pytest.fixture(scope="session")
 def stack():
-    return load_stack()
+    # EnableEndpoint: the stack with every function, the PredictFunction included
+    return load_stack(parameter_overrides={"EnableEndpoint": "true"})
 
 
 class Account:

@@ -4,6 +4,7 @@ import json
 
 from botocore.stub import Stubber
 
+import evaluate_app
 import failure_app
 import preprocess_app
 import train_app
@@ -57,10 +58,11 @@ def test_failed_training_job_marks_the_run_failed_with_the_failure_reason(accoun
 
 
 def test_failed_transform_job_fails_the_infer_stage(account, function_env):
-    function_env("FailureFunction")
-    result = failure_app.handler(sample_event("failure_transform_job_failed.json"), Context())
-    assert result["stage"] == "infer"
+    function_env("EvaluateFunction")
+    result = evaluate_app.handler(sample_event("evaluate_transform_job_failed.json"), Context())
+    assert result == {"run_id": RUN, "status": "failed", "stage": "infer"}
     assert "ClientError: See job logs" in account.read_json(layout.RunKeys(RUN).error)["reason"]
+    assert len(account.notifications()) == 1
 
 
 def test_abandoned_event_from_the_failure_queue_marks_its_run_failed(account, function_env):
@@ -119,9 +121,9 @@ def test_a_duplicate_that_gave_up_while_the_original_worked_fails_nothing(accoun
 def test_a_late_failure_does_not_overturn_a_succeeded_run(account, function_env):
     from pipeline_common import runs
 
-    function_env("FailureFunction")
+    function_env("EvaluateFunction")
     runs.update_status(BUCKET, RUN, lambda doc, at: runs.run_succeeded(doc, at, {"accuracy": 0.8}))
-    result = failure_app.handler(sample_event("failure_transform_job_failed.json"), Context())
+    result = evaluate_app.handler(sample_event("evaluate_transform_job_failed.json"), Context())
     assert result["status"] == "already-ended"
     assert account.read_json(layout.RunKeys(RUN).status)["status"] == "succeeded"
     assert account.keys_under(f"errors/{RUN}/") == [] and account.notifications() == []

@@ -4,18 +4,23 @@ import json
 import pandas as pd
 import pytest
 
+from botocore.stub import Stubber
+
 import evaluate_app
 import infer_app
 import preprocess_app
 import preprocess_core
 import train_app
-from pipeline_common import layout, runs
+from pipeline_common import aws, layout, runs
 from pipeline_common.models import SplitManifest, dump_spec
 from tabular.prepare import prepare
 from tests.datasets import iris_frame, titanic_spec
 from tests.integration.conftest import BUCKET, Context, sample_event
 
 RUN = layout.run_id_from_key(sample_event("train_split_manifest_created.json")["detail"]["object"]["key"])
+DESCRIBED = {"TransformJobArn": "arn:aws:sagemaker:us-east-1:111122223333:transform-job/x", "ModelName": "m", "CreationTime": "2026-11-25",
+             "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://b/p"}}},
+             "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1}}
 
 
 def read(s3, key):
@@ -48,8 +53,8 @@ def test_sample_events_share_one_run():
     """The sample events describe one run, so each stage's event follows from the previous one's outputs."""
     raw = sample_event("preprocess_raw_csv_created.json")["detail"]["object"]
     assert layout.run_id_for_upload(raw["key"], raw["version-id"], raw["sequencer"]) == RUN
-    assert layout.run_id_from_key(sample_event("evaluate_predictions_created.json")["detail"]["object"]["key"]) == RUN
-    assert sample_event("infer_training_job_completed.json")["detail"]["Tags"]["mlpipe:run-id"] == RUN
+    for name in ("infer_training_job_completed.json", "evaluate_transform_job_completed.json", "evaluate_transform_job_failed.json"):
+        assert sample_event(name)["detail"]["Tags"]["mlpipe:run-id"] == RUN
 
 
 def test_preprocess_writes_split_data_transform_profile_and_the_manifest_last(cloud, function_env, titanic_bytes):
@@ -149,10 +154,11 @@ def test_a_multiclass_run_trains_softprob_with_its_number_of_classes(cloud, func
     assert job["HyperParameters"]["objective"] == "multi:softprob" and job["HyperParameters"]["num_class"] == "3"
 
 
-def test_infer_creates_model_and_transform_from_the_completed_job(cloud, function_env):
+def test_infer_creates_model_and_transform_from_the_completed_job(cloud, function_env, titanic_bytes):
     import boto3
 
     env = function_env("InferFunction")
+    put_prepared(cloud, prepare(titanic_bytes, titanic_spec(), 0.2, 42))
     event = sample_event("infer_training_job_completed.json")
     result = infer_app.handler(event, Context())
     name = event["detail"]["TrainingJobName"]
@@ -174,10 +180,10 @@ def test_infer_rejects_an_event_that_is_not_a_completed_job(cloud, function_env)
         infer_app.handler(event, Context())
 
 
-def test_evaluate_writes_metrics_report_and_predictions(cloud, function_env, titanic_bytes):
+def finished_transform(cloud, titanic_bytes, approval_mode="auto"):
+    """A run whose training and transform are done, as evaluate finds it."""
     from mlpipe.offline import xgboost_container
 
-    env = function_env("EvaluateFunction")
     keys = layout.RunKeys(RUN)
     prepared = prepare(titanic_bytes, titanic_spec(), 0.2, 42)
     put_prepared(cloud, prepared)
@@ -186,20 +192,51 @@ def test_evaluate_writes_metrics_report_and_predictions(cloud, function_env, tit
     cloud.put_object(Bucket=BUCKET, Key=artifact_key, Body=model)
     runs.update_status(BUCKET, RUN, lambda doc, at: runs.stage_started(doc, "train", at, model_artifacts=f"s3://{BUCKET}/{artifact_key}",
                                                                      image="img:1.7-1", hyperparameters={"num_round": "10"}))
+    runs.update_status(BUCKET, RUN, lambda doc, at: runs.stage_started(doc, "infer", at, transform_jobs=[f"mlpipe-{RUN}"]))
     predictions = xgboost_container.transform(xgboost_container.load_model(model), prepared.test_features)
     cloud.put_object(Bucket=BUCKET, Key=keys.transform_output(0), Body=predictions)
-    result = evaluate_app.handler(sample_event("evaluate_predictions_created.json"), Context())
+    return prepared
+
+
+def test_evaluate_writes_metrics_report_predictions_and_registers_a_version(cloud, function_env, titanic_bytes):
+    import boto3
+
+    env = function_env("EvaluateFunction")
+    keys = layout.RunKeys(RUN)
+    prepared = finished_transform(cloud, titanic_bytes)
+    result = evaluate_app.handler(sample_event("evaluate_transform_job_completed.json"), Context())
     metrics = json.loads(read(cloud, keys.metrics))
-    assert result == {"run_id": RUN, "status": "done", **{k: metrics[k] for k in ("accuracy", "roc_auc", "f1", "log_loss")}}
+    assert result == {"run_id": RUN, "status": "done", **{k: metrics[k] for k in ("accuracy", "roc_auc", "f1", "log_loss")},
+                      "verdict": "Approved", "model_version": 1}
     assert metrics["threshold"] == float(env["THRESHOLD"]) and metrics["n_test"] == 178
     assert (metrics["problem_type"], metrics["target"], metrics["positive_class"], metrics["dataset"]) == ("binary", "Survived", "1", "titanic")
     assert sum(metrics["confusion_matrix"].values()) == 178 and metrics["accuracy"] > 0.75
     assert metrics["intervals"]["accuracy"][0] < metrics["accuracy"] < metrics["intervals"]["accuracy"][1]
+    # the first version of the dataset, judged by the spec's rules (roc_auc >= 0.8)
+    assert metrics["gate"]["status"] == "Approved" and metrics["gate"]["reasons"][0].startswith("rule roc_auc >= 0.8:")
+    assert metrics["model_package"]["group"] == "mlpipe-titanic"
+    package = boto3.client("sagemaker", region_name="us-east-1").describe_model_package(ModelPackageName=metrics["model_package"]["arn"])
+    assert package["ModelApprovalStatus"] == "Approved"
+    assert package["InferenceSpecification"]["Containers"][0]["Image"] == "img:1.7-1"
+    assert package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"] == f"s3://{BUCKET}/{keys.metrics}"
     joined = pd.read_csv(io.BytesIO(read(cloud, keys.predictions)), dtype={"row_id": str})
     labels = pd.read_csv(io.BytesIO(prepared.test_labels), dtype={"row_id": str})
     assert joined["row_id"].tolist() == labels["row_id"].tolist()
     assert set(joined.columns) == {"row_id", "actual", "prediction", "probability"}
     page = read(cloud, keys.report).decode()
     assert page.startswith("<!doctype html>") and 'id="feature-importance"' in page and ">Sex<" in page  # one-hot levels summed
+    assert 'id="gate"' in page and "Approved" in page
     status = json.loads(read(cloud, keys.status))
     assert status["status"] == "succeeded" and status["metrics"]["accuracy"] == metrics["accuracy"]
+    assert status["gate"]["version"] == 1 and status["gate"]["status"] == "Approved"
+
+
+def test_evaluate_waits_for_the_champion_transform(cloud, function_env, titanic_bytes):
+    function_env("EvaluateFunction")
+    finished_transform(cloud, titanic_bytes)
+    runs.update_status(BUCKET, RUN, lambda doc, at: runs.stage_started(doc, "infer", at, transform_jobs=[f"mlpipe-{RUN}", f"mlpipe-{RUN}-c"]))
+    with Stubber(aws.client("sagemaker")) as stub:
+        stub.add_response("describe_transform_job", {**DESCRIBED, "TransformJobName": f"mlpipe-{RUN}-c", "TransformJobStatus": "InProgress"})
+        result = evaluate_app.handler(sample_event("evaluate_transform_job_completed.json"), Context())
+    assert result == {"run_id": RUN, "status": "waiting", "waiting_for": [f"mlpipe-{RUN}-c"]}
+    assert keys_under(cloud, f"evaluation/{RUN}/") == []

@@ -63,8 +63,8 @@ def completed_detail(**overrides) -> dict:
 def test_model_and_transform_requests_are_valid_and_line_split():
     training = infer_core.completed_training(completed_detail(), "mlpipe")
     settings = infer_core.TransformSettings("arn:aws:iam::111122223333:role/example", "ml.m5.large", 1)
-    model = infer_core.model_request(training, settings.role_arn)
-    transform = infer_core.transform_request("bkt", training, settings)
+    (op_model, model), (op_transform, transform) = infer_core.requests_for("bkt", "mlpipe", training, manifest(), settings)
+    assert (op_model, op_transform) == ("create_model", "create_transform_job")
     assert_valid("CreateModel", model)
     assert_valid("CreateTransformJob", transform)
     assert model["PrimaryContainer"] == {"Image": SETTINGS.image, "ModelDataUrl": training.model_artifacts}
@@ -72,6 +72,29 @@ def test_model_and_transform_requests_are_valid_and_line_split():
     assert transform["TransformOutput"]["AssembleWith"] == "Line"
     assert transform["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == f"s3://bkt/splitData/{RUN}/test/"
     assert transform["TransformOutput"]["S3OutputPath"] == f"s3://bkt/inference-output/{RUN}/"
+    assert {"Key": "mlpipe:run-kind", "Value": "training"} in transform["Tags"]
+
+
+def test_a_comparable_champion_gets_its_own_model_from_the_registry_and_a_transform_of_the_same_rows():
+    from pipeline_common.models import Champion, ModelVersion
+
+    version = ModelVersion(arn="arn:aws:sagemaker:us-east-1:111122223333:model-package/mlpipe-titanic/1", group="mlpipe-titanic",
+                           version=1, status="Approved", created_at="2026-11-25", run_id="titanic-9999999999", dataset="titanic",
+                           image=SETTINGS.image, model_data="s3://bkt/m.tar.gz", spec_uri="s3://bkt/s.json", transform_uri="s3://bkt/t.json")
+    training = infer_core.completed_training(completed_detail(), "mlpipe")
+    settings = infer_core.TransformSettings("arn:aws:iam::111122223333:role/example", "ml.m5.large", 1)
+    calls = infer_core.requests_for("bkt", "mlpipe", training, manifest(champion=Champion(version=version, comparable=True)), settings)
+    assert [op for op, _ in calls] == ["create_model", "create_transform_job", "create_model", "create_transform_job"]
+    (_, model), (_, transform) = calls[2:]
+    assert_valid("CreateModel", model)
+    assert_valid("CreateTransformJob", transform)
+    assert model["ModelName"] == transform["TransformJobName"] == f"mlpipe-{RUN}-c"
+    assert model["PrimaryContainer"] == {"ModelPackageName": version.arn}
+    assert transform["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == f"s3://bkt/splitData/{RUN}/champion/"
+    assert transform["TransformOutput"]["S3OutputPath"] == f"s3://bkt/inference-output/{RUN}/champion/"
+    not_comparable = manifest(champion=Champion(version=version, comparable=False, reason="it cannot read these rows"))
+    assert len(infer_core.requests_for("bkt", "mlpipe", training, not_comparable, settings)) == 2
+    assert layout.run_id_from_job_name("mlpipe", f"mlpipe-{RUN}-c") == RUN
 
 
 def test_run_id_comes_from_tags_or_the_job_name():

@@ -63,8 +63,12 @@ def test_template_routes_match_the_layout_markers():
     keys = layout.RunKeys("titanic-0123456789")
     assert _key_pattern(fns["PreprocessFunction"]) == f"{layout.RAW}*.csv"
     assert _key_pattern(fns["TrainFunction"]) == f"{layout.SPLIT}*/{layout.MANIFEST}"
-    assert _key_pattern(fns["EvaluateFunction"]) == f"{layout.INFERENCE_OUTPUT}*{layout.TRANSFORM_OUTPUT_SUFFIX}"
     assert keys.transform_output(0).startswith(layout.INFERENCE_OUTPUT) and keys.transform_output(0).endswith(".out")
+    (evaluate_route,) = fns["EvaluateFunction"].routes
+    assert evaluate_route.pattern["detail"]["Tags"] == {layout.RUN_KIND_TAG: [layout.TRAINING]}
+    upload_route, transform_route = fns["ScoreFunction"].routes
+    assert upload_route.pattern["detail"]["object"]["key"] == [{"wildcard": f"{layout.SCORE}*.csv"}]
+    assert transform_route.pattern["detail"]["Tags"] == {layout.RUN_KIND_TAG: [layout.SCORING_RUN]}
     (infer_route,) = fns["InferFunction"].routes
     assert infer_route.pattern["detail"]["TrainingJobName"] == [{"prefix": f"{stack.parameters['JobNamePrefix']}-"}]
 
@@ -74,8 +78,10 @@ def test_a_dataset_is_the_folder_under_raw_or_the_default():
     assert layout.dataset_of_upload("raw/iris/2024/flowers.csv", "titanic") == "iris"
     assert layout.upload_key("iris", "a.csv") == "raw/iris/a.csv" and layout.upload_key(None, "a.csv") == "raw/a.csv"
     assert layout.spec_key("iris") == "specs/iris.yaml"
+    assert layout.dataset_of_upload("score/iris/a.csv", "titanic") == "iris"
+    assert layout.dataset_of_upload("score/a.csv", "titanic") == "titanic"
     with pytest.raises(ValueError):
-        layout.dataset_of_upload("score/iris/a.csv", "titanic")
+        layout.dataset_of_upload("specs/iris.yaml", "titanic")
 
 
 def test_dataset_names_map_to_distinct_valid_sagemaker_names():

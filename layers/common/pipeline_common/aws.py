@@ -33,12 +33,32 @@ def already_exists(err: ClientError) -> bool:
     return error_code(err) == "ResourceInUse" or "already exist" in message
 
 
+def create_once(call, **request) -> bool:
+    """Create a resource named after its run; an existing one of that name counts as success (False: it was there)."""
+    try:
+        call(**request)
+    except ClientError as err:
+        if already_exists(err):
+            return False
+        raise
+    return True
+
+
 def get_bytes(bucket: str, key: str) -> bytes:
     return client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
 
 
 def get_json(bucket: str, key: str) -> Any:
     return json.loads(get_bytes(bucket, key))
+
+
+def get_json_or_none(bucket: str, key: str) -> Any:
+    try:
+        return get_json(bucket, key)
+    except ClientError as err:
+        if error_code(err) in ("NoSuchKey", "404"):
+            return None
+        raise
 
 
 def put_bytes(bucket: str, key: str, body: bytes, content_type: str = "text/csv") -> None:

@@ -12,6 +12,9 @@ import re
 from dataclasses import dataclass
 
 RAW = "raw/"
+SCORE = "score/"  # uploads to predict with the dataset's approved model
+SCORING = "scoring/"  # a scoring run's transform input and output
+PREDICTIONS = "predictions/"
 SPECS = "specs/"
 PROCESSED = "processed/"
 SPLIT = "splitData/"
@@ -53,16 +56,18 @@ def run_id_for_upload(key: str, version_id: str | None, sequencer: str | None) -
 
 
 def dataset_of_upload(key: str, default_dataset: str) -> str:
-    """raw/<dataset>/<file>.csv belongs to <dataset>; a file directly under raw/ to the stack's default dataset."""
-    if not key.startswith(RAW):
-        raise ValueError(f"{key!r} is not an upload under {RAW}")
-    head, sep, _ = key[len(RAW):].partition("/")
+    """raw/<dataset>/<file>.csv (or score/<dataset>/...) belongs to <dataset>; a file directly under raw/ or
+    score/ to the stack's default dataset."""
+    prefix = next((p for p in (RAW, SCORE) if key.startswith(p)), None)
+    if prefix is None:
+        raise ValueError(f"{key!r} is not an upload under {RAW} or {SCORE}")
+    head, sep, _ = key[len(prefix):].partition("/")
     return head if sep and head else default_dataset
 
 
-def upload_key(dataset: str | None, file_name: str) -> str:
-    """Where an upload of a dataset goes; None: the default dataset, directly under raw/."""
-    return f"{RAW}{dataset}/{file_name}" if dataset else f"{RAW}{file_name}"
+def upload_key(dataset: str | None, file_name: str, prefix: str = RAW) -> str:
+    """Where an upload of a dataset goes; None: the default dataset, directly under raw/ (or score/)."""
+    return f"{prefix}{dataset}/{file_name}" if dataset else f"{prefix}{file_name}"
 
 
 def spec_key(dataset: str) -> str:
@@ -103,11 +108,43 @@ def job_name(job_prefix: str, run_id: str) -> str:
     return name
 
 
+CHAMPION_SUFFIX = "-c"  # the champion's model and transform job of a training run
+
+
+def champion_job_name(job_prefix: str, run_id: str) -> str:
+    """The approved version's model and batch transform on this run's test rows, for the quality gate."""
+    return job_name(job_prefix, run_id) + CHAMPION_SUFFIX
+
+
+def model_package_group(job_prefix: str, dataset: str) -> str:
+    """One model package group per dataset, named from the stack's prefix and the dataset (63 characters at most)."""
+    return f"{job_prefix}-{sagemaker_part(dataset, 62 - len(job_prefix))}"
+
+
+def endpoint_name(job_prefix: str, dataset: str) -> str:
+    """The dataset's real-time endpoint (one per dataset; it moves to each newly approved version)."""
+    return f"{job_prefix}-{sagemaker_part(dataset, 30)}"
+
+
+def serving_name(job_prefix: str, dataset: str, version: int) -> str:
+    """The model and endpoint configuration that serve one version on the dataset's endpoint."""
+    return f"{endpoint_name(job_prefix, dataset)}-v{version}"
+
+
+def version_of_serving_name(name: str) -> int:
+    match = re.search(r"-v(\d+)$", name)
+    if not match:
+        raise ValueError(f"{name!r} is not a serving name (<endpoint>-v<version>)")
+    return int(match[1])
+
+
 RUN_ID_TAG = "mlpipe:run-id"  # on every training job, model and transform job of a run
+RUN_KIND_TAG = "mlpipe:run-kind"  # "training" or "scoring": which function a transform job's end is routed to
+TRAINING, SCORING_RUN = "training", "scoring"
 
 
-def run_tags(run_id: str) -> list[dict]:
-    return [{"Key": RUN_ID_TAG, "Value": run_id}]
+def run_tags(run_id: str, kind: str = TRAINING) -> list[dict]:
+    return [{"Key": RUN_ID_TAG, "Value": run_id}, {"Key": RUN_KIND_TAG, "Value": kind}]
 
 
 def run_id_of_job(job_prefix: str, name: str, tags) -> str:
@@ -118,9 +155,11 @@ def run_id_of_job(job_prefix: str, name: str, tags) -> str:
 
 def run_id_from_job_name(job_prefix: str, name: str) -> str:
     head = f"{job_prefix}-"
-    if not name.startswith(head) or not is_run_id(name[len(head):]):
+    rest = name[len(head):] if name.startswith(head) else ""
+    rest = rest.removesuffix(CHAMPION_SUFFIX) if not is_run_id(rest) else rest
+    if not is_run_id(rest):
         raise ValueError(f"{name!r} is not a job of prefix {job_prefix!r}")
-    return name[len(head):]
+    return rest
 
 
 @dataclass(frozen=True)
@@ -145,6 +184,14 @@ class RunKeys:
     @property
     def labels_prefix(self) -> str:
         return f"{SPLIT}{self.run_id}/labels/"
+
+    @property
+    def champion_test_prefix(self) -> str:
+        """The test rows encoded with the approved version's transform, for the champion's transform job."""
+        return f"{SPLIT}{self.run_id}/champion/"
+
+    def champion_test_part(self, index: int) -> str:
+        return f"{self.champion_test_prefix}{part_name(index)}"
 
     def train_part(self, index: int) -> str:
         return f"{self.train_prefix}{part_name(index)}"
@@ -181,6 +228,32 @@ class RunKeys:
         """Batch transform writes <S3OutputPath>/<input file name>.out."""
         return f"{self.transform_output_prefix}{part_name(index)}{TRANSFORM_OUTPUT_SUFFIX}"
 
+    @property
+    def champion_output_prefix(self) -> str:
+        return f"{INFERENCE_OUTPUT}{self.run_id}/champion/"
+
+    def champion_output(self, index: int) -> str:
+        return f"{self.champion_output_prefix}{part_name(index)}{TRANSFORM_OUTPUT_SUFFIX}"
+
+    # scoring runs: the upload's rows encoded with the approved version's transform, and the transform's answers
+    @property
+    def scoring_input_prefix(self) -> str:
+        return f"{SCORING}{self.run_id}/input/"
+
+    def scoring_input(self, index: int) -> str:
+        return f"{self.scoring_input_prefix}{part_name(index)}"
+
+    @property
+    def scoring_output_prefix(self) -> str:
+        return f"{SCORING}{self.run_id}/output/"
+
+    def scoring_output(self, index: int) -> str:
+        return f"{self.scoring_output_prefix}{part_name(index)}{TRANSFORM_OUTPUT_SUFFIX}"
+
+    @property
+    def scoring_manifest(self) -> str:
+        return f"{SCORING}{self.run_id}/{MANIFEST}"
+
     # evaluate
     @property
     def metrics(self) -> str:
@@ -202,6 +275,15 @@ class RunKeys:
     @property
     def status(self) -> str:
         return f"{RUNS}{self.run_id}/status.json"
+
+
+def predictions_key(dataset: str, run_id: str, file_name: str) -> str:
+    """predictions/<dataset>/<run>/<file>.csv: the scored file with a prediction per row."""
+    return f"{PREDICTIONS}{dataset}/{run_id}/{file_name}"
+
+
+def predictions_manifest(dataset: str, run_id: str) -> str:
+    return f"{PREDICTIONS}{dataset}/{run_id}/{MANIFEST}"
 
 
 def part_name(index: int) -> str:

@@ -3,7 +3,10 @@
 - ``DatasetSpec``: what a dataset's CSV holds and how to learn from it (``specs/<dataset>.yaml``).
 - ``FittedTransform``: everything the preparation learned from the training rows, applied unchanged
   to the test rows and later to files sent for scoring.
-- ``SplitManifest``: the commit marker that starts training.
+- ``SplitManifest``: the commit marker that starts training, naming the champion it is compared with.
+- ``ModelVersion``: a model package version of the registry, with what scoring needs to use it.
+- ``GateVerdict``: why a version was approved or rejected.
+- ``PredictionsManifest``: what scored a file.
 - ``ErrorRecord``: why a run failed.
 
 Validation errors name the field (``columns.Age.min: Input should be a valid number``), so
@@ -327,6 +330,34 @@ class FileEntry(_Strict):
     rows: int | None = None
 
 
+class ModelVersion(_Strict):
+    """A version in the dataset's model package group, and where its frozen spec and fitted transform are."""
+
+    arn: str
+    group: str
+    version: int
+    status: Literal["Approved", "Rejected", "PendingManualApproval"]
+    created_at: str
+    run_id: str
+    dataset: str
+    image: str
+    model_data: str
+    spec_uri: str
+    transform_uri: str
+    metrics_uri: str | None = None
+    gate_metric: str | None = None
+    gate_score: float | None = None
+    description: str | None = None
+
+
+class Champion(_Strict):
+    """The approved version a new model is compared with, scored on the same test rows."""
+
+    version: ModelVersion
+    comparable: bool  # False: it cannot score these rows (its spec needs a column this file lacks, say)
+    reason: str | None = None
+
+
 class SplitManifest(_Strict):
     """Written last by preparation; its arrival starts training."""
 
@@ -353,6 +384,48 @@ class SplitManifest(_Strict):
     transform_key: str
     profile_key: str
     files: dict[str, FileEntry]
+    champion: Champion | None = None
+
+
+class GateVerdict(_Strict):
+    """The quality gate's decision about a new version: the rules of the spec, then the champion on the same rows."""
+
+    status: Literal["Approved", "Rejected", "PendingManualApproval"]
+    recommendation: Literal["Approved", "Rejected"]  # what the rules and the comparison say (manual mode waits for a person)
+    mode: Literal["auto", "manual"]
+    metric: str
+    challenger: float | None
+    champion: float | None = None
+    champion_version: int | None = None
+    tolerance: float = 0.0
+    reasons: list[str]
+
+
+class ScoringManifest(_Strict):
+    """Written before a scoring run's transform starts: the upload, the version scoring it, the encoded parts."""
+
+    run_id: str
+    dataset: str
+    source: dict
+    created_at: str
+    rows: int
+    model_version: ModelVersion
+    problem_type: ProblemType
+    classes: list[str] = []
+    files: dict[str, FileEntry]
+
+
+class PredictionsManifest(_Strict):
+    """Written after predictions/<dataset>/<run>/<file>.csv: the file it scored and the model version that did."""
+
+    run_id: str
+    dataset: str
+    source: dict
+    created_at: str
+    predictions_key: str
+    rows: int
+    columns: list[str]
+    model_version: ModelVersion
 
 
 class ErrorRecord(_Strict):

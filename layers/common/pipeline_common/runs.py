@@ -16,7 +16,10 @@ from botocore.exceptions import ClientError
 
 from . import aws, layout
 
+# A training run (an upload to raw/) and a scoring run (an upload to score/) go through these stages.
 STAGES = ("preprocess", "train", "infer", "evaluate")
+SCORING_STAGES = ("score", "transform", "predictions")
+STAGES_OF = {"training": STAGES, "scoring": SCORING_STAGES}
 RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"
 
 
@@ -29,14 +32,18 @@ def _seconds_between(start: str, end: str) -> float:
 
 
 # -- pure transitions ---------------------------------------------------------------------------
-def new_status(run_id: str, at: str) -> dict:
-    return {"run_id": run_id, "status": RUNNING, "stage": None, "created_at": at, "updated_at": at,
+def new_status(run_id: str, at: str, kind: str = "training") -> dict:
+    return {"run_id": run_id, "kind": kind, "status": RUNNING, "stage": None, "created_at": at, "updated_at": at,
             "stages": {}, "failure": None, "source": None, "dataset": None, "jobs": {}, "metrics": None}
 
 
+def stages_of(doc: dict) -> tuple[str, ...]:
+    return STAGES_OF[doc.get("kind", "training")]
+
+
 def stage_started(doc: dict, stage: str, at: str, **info) -> dict:
-    if stage not in STAGES:
-        raise ValueError(f"unknown stage {stage!r}")
+    if stage not in stages_of(doc):
+        raise ValueError(f"unknown stage {stage!r} of a {doc.get('kind', 'training')} run")
     entry = doc["stages"].setdefault(stage, {"status": RUNNING, "started_at": at})
     entry.update({k: v for k, v in info.items() if v is not None})
     if doc["status"] == RUNNING:  # a late duplicate never revives a finished run
@@ -54,7 +61,7 @@ def stage_finished(doc: dict, stage: str, at: str, **info) -> dict:
 
 def run_succeeded(doc: dict, at: str, metrics: dict) -> dict:
     if doc["status"] != FAILED:
-        doc.update(status=SUCCEEDED, stage="evaluate", finished_at=at, metrics=metrics)
+        doc.update(status=SUCCEEDED, stage=stages_of(doc)[-1], finished_at=at, metrics=metrics)
         doc["seconds"] = _seconds_between(doc["created_at"], at)
     return doc
 
@@ -74,8 +81,9 @@ def error_record(run_id: str, stage: str, reason: str, details: dict | None, sou
 
 
 # -- S3 -----------------------------------------------------------------------------------------
-def update_status(bucket: str, run_id: str, change: Callable[[dict, str], dict], attempts: int = 20) -> dict:
-    """Read, change and write the status record, retrying when another writer got there first."""
+def update_status(bucket: str, run_id: str, change: Callable[[dict, str], dict], attempts: int = 20, kind: str = "training") -> dict:
+    """Read, change and write the status record (a new one of ``kind`` if there is none), retrying when another
+    writer got there first."""
     s3 = aws.client("s3")
     key = layout.RunKeys(run_id).status
     for attempt in range(attempts):
@@ -85,7 +93,7 @@ def update_status(bucket: str, run_id: str, change: Callable[[dict, str], dict],
         except ClientError as err:
             if aws.error_code(err) not in ("NoSuchKey", "404"):
                 raise
-            doc, condition = new_status(run_id, now_iso()), {"IfNoneMatch": "*"}
+            doc, condition = new_status(run_id, now_iso(), kind), {"IfNoneMatch": "*"}
         doc = change(doc, now_iso())
         doc["updated_at"] = now_iso()
         try:
@@ -100,7 +108,7 @@ def update_status(bucket: str, run_id: str, change: Callable[[dict, str], dict],
 
 
 def fail(bucket: str, run_id: str, stage: str, reason: str, details: dict | None = None, source: dict | None = None,
-         topic_arn: str | None = None) -> dict | None:
+         topic_arn: str | None = None, kind: str = "training") -> dict | None:
     """Mark a running run failed, then write its error record, count it and notify.
 
     Returns the error record, or None when the run had already ended: a late or repeated
@@ -114,7 +122,7 @@ def fail(bucket: str, run_id: str, stage: str, reason: str, details: dict | None
             doc["source"] = source
         return run_failed(doc, at, stage, reason, details)
 
-    update_status(bucket, run_id, change)
+    update_status(bucket, run_id, change, kind=kind)
     if not outcome["was_running"]:
         return None
     record = error_record(run_id, stage, reason, details, source, now_iso())

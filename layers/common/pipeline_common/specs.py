@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from . import aws, layout
 from .errors import InputRejected
-from .models import DatasetSpec, SpecError, load_spec_text
+from .models import DatasetSpec, SpecError, load_spec_text, parse_spec
 
 
 def shipped_spec_path(dataset: str) -> Path | None:
@@ -54,3 +54,8 @@ def load(bucket: str, dataset: str) -> tuple[DatasetSpec, dict]:
         raise InputRejected(f"the spec at {origin.get('key') or origin['shipped']} names dataset {spec.name!r}, not {dataset!r}: "
                             f"a dataset's folder and its spec's name must agree", dataset=dataset, spec=origin)
     return spec, origin
+
+
+def frozen(document: dict) -> DatasetSpec:
+    """The spec a run froze (models/<run>/spec.json), without the note of where it came from."""
+    return parse_spec({k: v for k, v in document.items() if k != "origin"}, "frozen spec")

@@ -33,6 +33,7 @@ class Prepared:
     test_labels: bytes  # header row_id,label; the label as written in the file
     n_train: int
     n_test: int
+    test_rows: pd.Index  # the held-out rows' positions in the file, in the order of the test files
     train_label_counts: dict = field(default_factory=dict)
     test_label_counts: dict = field(default_factory=dict)
 
@@ -93,6 +94,6 @@ def prepare(body: bytes, spec: DatasetSpec, test_fraction: float, seed: int) -> 
         train=matrix_csv(matrix[train_idx], first=label_numbers[train_idx]),
         test_features=matrix_csv(matrix[test_idx]),
         test_labels=test_labels.to_csv(index=False, lineterminator="\n").encode(),
-        n_train=len(train_idx), n_test=len(test_idx),
+        n_train=len(train_idx), n_test=len(test_idx), test_rows=typed.index[test_idx],
         train_label_counts=counts(train_idx), test_label_counts=counts(test_idx),
     )

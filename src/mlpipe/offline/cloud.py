@@ -25,6 +25,10 @@ from typing import Callable
 
 import boto3
 
+from botocore.credentials import Credentials
+
+from .account import SavedAccount
+from .function_urls import FunctionUrl
 from .sagemaker import Faults, OfflineSageMaker
 from .template import ACCOUNT_ID, DEFAULT_TEMPLATE, FunctionSpec, SqsSource, Stack, load_stack
 from .workers import FunctionPool, InvocationResult
@@ -69,8 +73,11 @@ class OfflineCloud:
         on_invocation: Callable[[Invocation], None] | None = None,
         on_log: Callable[[str, str], None] | None = None,
         region: str = "us-east-1",
+        home: Path | None = None,
     ):
         self.options = options or Options()
+        self.account = SavedAccount(home) if home is not None else None  # None: a fresh account that ends with the cloud
+        self.function_urls: dict[str, FunctionUrl] = {}
         self.stack: Stack = load_stack(template, region=region, parameter_overrides=parameter_overrides)
         self.region = region
         self.invocations: list[Invocation] = []
@@ -95,6 +102,7 @@ class OfflineCloud:
         return {
             **{f"AWS_ENDPOINT_URL_{service}": moto for service in ("S3", "EVENTBRIDGE", "SQS", "SNS", "DYNAMODB", "CLOUDFORMATION", "STS")},
             "AWS_ENDPOINT_URL_SAGEMAKER": self.endpoints["sagemaker"],
+            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": self.endpoints["sagemaker"],
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
             **CREDENTIALS,
@@ -156,6 +164,8 @@ class OfflineCloud:
         self._wait_for_moto(moto_port)
         faults = Faults(self.options.fail_training, self.options.fail_transform, self.options.throttle)
         self.sagemaker = OfflineSageMaker(self.client("s3"), self.client("events"), self.region, faults)
+        if self.account:
+            self.account.restore_sagemaker(self.sagemaker)
         self.sagemaker.start(sagemaker_port)
         self._create_resources()
         for lid, spec in self.stack.functions.items():
@@ -163,7 +173,23 @@ class OfflineCloud:
                 self._thread(self._dispatch_async, lid)
             for source in spec.sqs_sources:
                 self._thread(self._poll_sqs_source, lid, source)
+            if spec.url_auth:
+                self._start_function_url(spec)
         return self
+
+    def _start_function_url(self, spec: FunctionSpec) -> None:
+        """A function URL answers synchronously, as Lambda invokes a function through its URL."""
+        credentials = Credentials(CREDENTIALS["AWS_ACCESS_KEY_ID"], CREDENTIALS["AWS_SECRET_ACCESS_KEY"], CREDENTIALS["AWS_SESSION_TOKEN"])
+        url = FunctionUrl(lambda event: self._invoke(spec, event, 1), spec.url_auth, credentials, self.region)
+        self.function_urls[spec.logical_id] = url
+        self.stack.set_function_url(spec.logical_id, url.start())
+
+    def persist(self) -> list[str]:
+        """Keep what this command added to the account (objects, SageMaker state) for later commands; return the keys written."""
+        if self.account is None:
+            return []
+        self.account.save_sagemaker(self.sagemaker)
+        return self.account.save_objects(self.client("s3"), self.bucket)
 
     def _prewarm(self) -> None:
         for pool in self.pools.values():
@@ -220,6 +246,8 @@ class OfflineCloud:
             s3.create_bucket(Bucket=name)
             if (props.get("VersioningConfiguration") or {}).get("Status") == "Enabled":
                 s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+            if self.account:
+                self.account.restore_objects(s3, name)  # before the bucket sends events: putting back starts nothing
             if ((props.get("NotificationConfiguration") or {}).get("EventBridgeConfiguration") or {}).get("EventBridgeEnabled"):
                 s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration={"EventBridgeConfiguration": {}})
         for lid, spec in self.stack.functions.items():
@@ -245,6 +273,8 @@ class OfflineCloud:
 
     def stop(self) -> None:
         self._stop.set()
+        for url in self.function_urls.values():
+            url.stop()
         # Dispatchers may sit in a one-second long poll: they are daemons and end at their next look at _stop.
         for pool in self.pools.values():
             pool.stop()

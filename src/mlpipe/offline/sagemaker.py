@@ -1,96 +1,65 @@
 """An offline SageMaker endpoint for the operations the pipeline calls, with real XGBoost training.
 
-It speaks SageMaker's JSON 1.1 protocol, so the handlers' boto3 clients reach it through
-``AWS_ENDPOINT_URL_SAGEMAKER`` alone. Jobs move InProgress -> Completed or Failed (with a
-FailureReason) on a background thread, read and write S3 through the offline S3, and every
-status change is sent to EventBridge in the documented ``aws.sagemaker`` shapes.
+It speaks SageMaker's JSON 1.1 protocol, and the runtime's InvokeEndpoint (POST
+/endpoints/<name>/invocations), so the handlers' boto3 clients reach it through
+``AWS_ENDPOINT_URL_SAGEMAKER`` and ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`` alone. Its state
+(jobs, models, the registry, endpoints) can be saved to a file and loaded again, so a later
+command sees the same account.
 """
 
 from __future__ import annotations
 
 import json
-import posixpath
 import threading
 import time
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Callable
+from urllib.parse import unquote
 
-from . import xgboost_container
-from .template import ACCOUNT_ID
+from .sm_base import STATE_TABLES, ApiError, Faults
+from .sm_endpoints import EndpointOps
+from .sm_jobs import JobOps
+from .sm_registry import RegistryOps
 
-
-class ApiError(Exception):
-    def __init__(self, code: str, message: str, status: int = 400):
-        super().__init__(message)
-        self.code, self.message, self.status = code, message, status
-
-
-@dataclass
-class Faults:
-    """Fault injection: make jobs fail, or answer the first N calls with ThrottlingException."""
-
-    fail_training: str | None = None
-    fail_transform: str | None = None
-    throttle_remaining: int = 0
-    throttled: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def take_throttle(self) -> bool:
-        with self._lock:
-            if self.throttle_remaining > 0:
-                self.throttle_remaining -= 1
-                self.throttled += 1
-                return True
-            return False
+__all__ = ["ApiError", "Faults", "OfflineSageMaker"]
 
 
-def _now() -> float:
-    return time.time()
-
-
-def _event_time(value):
-    # API answers carry epoch seconds; EventBridge details carry epoch milliseconds.
-    return int(value * 1000) if isinstance(value, float) else value
-
-
-class OfflineSageMaker:
-    def __init__(self, s3_client, events_client, region: str, faults: Faults | None = None):
-        self.s3 = s3_client
-        self.events = events_client
-        self.region = region
-        self.faults = faults or Faults()
-        self.training_jobs: dict[str, dict] = {}
-        self.models: dict[str, dict] = {}
-        self.transform_jobs: dict[str, dict] = {}
-        self.tags: dict[str, list] = {}
-        self.releases: dict[str, str] = {}  # job name -> the xgboost release that ran it
-        self.calls: list[str] = []
-        self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
-        self._server: ThreadingHTTPServer | None = None
-
-    # -- plumbing -------------------------------------------------------------------------
-    def arn(self, kind: str, name: str) -> str:
-        return f"arn:aws:sagemaker:{self.region}:{ACCOUNT_ID}:{kind}/{name.lower()}"
+class OfflineSageMaker(JobOps, RegistryOps, EndpointOps):
+    _server: ThreadingHTTPServer | None = None
 
     def start(self, port: int = 0) -> str:
         service = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 - http.server's naming
-                operation = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.path.startswith("/endpoints/"):
+                    self._runtime(body)
+                    return
+                operation = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
                 try:
-                    result = service.call(operation, json.loads(body or b"{}"))
-                    status, payload = 200, result
+                    status, payload = 200, service.call(operation, json.loads(body or b"{}"))
                 except ApiError as err:
                     status, payload = err.status, {"__type": err.code, "message": err.message}
-                data = json.dumps(payload, default=str).encode()
+                self._answer(status, json.dumps(payload, default=str).encode(), "application/x-amz-json-1.1")
+
+            def _runtime(self, body: bytes) -> None:
+                name = unquote(self.path.split("/")[2])
+                try:
+                    answer, content_type, variant = service.invoke_endpoint(name, body, self.headers.get("Content-Type", ""))
+                    self._answer(200, answer, content_type, {"x-Amzn-Invoked-Production-Variant": variant})
+                except ApiError as err:
+                    self._answer(err.status, json.dumps({"message": err.message}).encode(), "application/json",
+                                 {"x-amzn-ErrorType": f"{err.code}:"})
+
+            def _answer(self, status: int, data: bytes, content_type: str, headers: dict | None = None) -> None:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.send_header("x-amzn-RequestId", f"offline-{time.monotonic_ns()}")
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -109,9 +78,6 @@ class OfflineSageMaker:
         for thread in self._threads:
             thread.join(timeout=30)
 
-    def busy(self) -> bool:
-        return any(thread.is_alive() for thread in self._threads)
-
     def call(self, operation: str, request: dict) -> dict:
         if self.faults.take_throttle():
             raise ApiError("ThrottlingException", "Rate exceeded")
@@ -122,172 +88,24 @@ class OfflineSageMaker:
             self.calls.append(operation)
         return method(request)
 
-    def _emit(self, detail_type: str, detail: dict, arn: str) -> None:
-        detail = {k: _event_time(v) for k, v in detail.items()}
-        self.events.put_events(
-            Entries=[{"Source": "aws.sagemaker", "DetailType": detail_type, "Detail": json.dumps(detail, default=str), "Resources": [arn]}]
-        )
-
-    def _run(self, target: Callable, *args) -> None:
-        thread = threading.Thread(target=target, args=args, daemon=True)
-        self._threads.append(thread)
-        thread.start()
-
-    def _read_prefix(self, uri: str) -> list[tuple[str, bytes]]:
-        bucket, _, prefix = uri[len("s3://"):].partition("/")
-        keys = []
-        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            keys += [obj["Key"] for obj in page.get("Contents", []) if not obj["Key"].endswith("/")]
-        if not keys:
-            raise xgboost_container.AlgorithmError(f"no data found under {uri}")
-        return [(key, self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()) for key in sorted(keys)]
-
-    def _write(self, uri: str, body: bytes) -> None:
-        bucket, _, key = uri[len("s3://"):].partition("/")
-        self.s3.put_object(Bucket=bucket, Key=key, Body=body)
-
-    @staticmethod
-    def _image_version(image: str) -> str:
-        repository, _, tag = image.rpartition("/")[2].partition(":")
-        if repository != "sagemaker-xgboost":
-            raise xgboost_container.AlgorithmError(f"the offline SageMaker runs only the built-in XGBoost image, not {image}")
-        return tag
-
-    # -- training -------------------------------------------------------------------------
-    def op_CreateTrainingJob(self, request: dict) -> dict:  # noqa: N802
-        name = request["TrainingJobName"]
-        arn = self.arn("training-job", name)
+    # -- an account that outlives the process ------------------------------------------------------
+    def save(self, path: Path) -> None:
         with self._lock:
-            if name in self.training_jobs:
-                raise ApiError("ResourceInUse", f"Training job names must be unique within an AWS account and region, and a training job with this name already exists ({arn})")
-            job = {
-                **{k: v for k, v in request.items() if k != "Tags"},
-                "TrainingJobArn": arn,
-                "TrainingJobStatus": "InProgress",
-                "SecondaryStatus": "Starting",
-                "CreationTime": _now(),
-                "LastModifiedTime": _now(),
-            }
-            self.training_jobs[name] = job
-            self.tags[arn] = request.get("Tags", [])
-        self._run(self._train, name)
-        return {"TrainingJobArn": arn}
+            state = {table: getattr(self, table) for table in STATE_TABLES}
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(state, default=str))
 
-    def op_DescribeTrainingJob(self, request: dict) -> dict:  # noqa: N802
-        job = self.training_jobs.get(request["TrainingJobName"])
-        if job is None:
-            raise ApiError("ValidationException", f"Requested resource not found: training job {request['TrainingJobName']}")
-        return dict(job)
-
-    def _training_event(self, job: dict) -> None:
-        tags = {t["Key"]: t["Value"] for t in self.tags.get(job["TrainingJobArn"], [])}
-        self._emit("SageMaker Training Job State Change", {**job, "Tags": tags}, job["TrainingJobArn"])
-
-    def _train(self, name: str) -> None:
-        job = self.training_jobs[name]
-        self._training_event(job)
-        job["TrainingStartTime"] = _now()
-        try:
-            if self.faults.fail_training:
-                raise xgboost_container.AlgorithmError(self.faults.fail_training)
-            release = xgboost_container.release_of(self._image_version(job["AlgorithmSpecification"]["TrainingImage"]))
-            self.releases[name] = release
-            channels = {c["ChannelName"]: c for c in job["InputDataConfig"]}
-            if "train" not in channels:
-                raise xgboost_container.AlgorithmError("channel 'train' is required")
-            if channels["train"].get("ContentType") != "text/csv":
-                raise xgboost_container.AlgorithmError("the train channel has no ContentType text/csv: the container would read it as libsvm")
-            data = b"".join(body for _, body in self._read_prefix(channels["train"]["DataSource"]["S3DataSource"]["S3Uri"]))
-            hyperparameters = job.get("HyperParameters", {})
-            if release == xgboost_container.installed_release():
-                model = xgboost_container.train(data, hyperparameters)
-            else:
-                model = xgboost_container.run_in_release(release, "train", data=data, hyperparameters=json.dumps(hyperparameters))
-            artifact = posixpath.join(job["OutputDataConfig"]["S3OutputPath"].rstrip("/"), name, "output", "model.tar.gz")
-            self._write(artifact, model)
-            job.update(TrainingJobStatus="Completed", SecondaryStatus="Completed", ModelArtifacts={"S3ModelArtifacts": artifact})
-        except Exception as err:  # noqa: BLE001 - any error ends the job Failed, as on SageMaker
-            reason = f"AlgorithmError: {err}" if isinstance(err, xgboost_container.AlgorithmError) else f"ClientError: {err}"
-            job.update(TrainingJobStatus="Failed", SecondaryStatus="Failed", FailureReason=reason)
-        job["TrainingEndTime"] = job["LastModifiedTime"] = _now()
-        job["TrainingTimeInSeconds"] = job["BillableTimeInSeconds"] = max(1, round(job["TrainingEndTime"] - job["TrainingStartTime"]))
-        self._training_event(job)
-
-    # -- models ---------------------------------------------------------------------------
-    def op_CreateModel(self, request: dict) -> dict:  # noqa: N802
-        name = request["ModelName"]
-        arn = self.arn("model", name)
+    def load(self, path: Path) -> None:
+        if not path.is_file():
+            return
+        state = json.loads(path.read_text())
         with self._lock:
-            if name in self.models:
-                raise ApiError("ValidationException", f'Cannot create already existing model "{arn}".')
-            self.models[name] = {**{k: v for k, v in request.items() if k != "Tags"}, "ModelArn": arn, "CreationTime": _now()}
-            self.tags[arn] = request.get("Tags", [])
-        return {"ModelArn": arn}
-
-    def op_DescribeModel(self, request: dict) -> dict:  # noqa: N802
-        model = self.models.get(request["ModelName"])
-        if model is None:
-            raise ApiError("ValidationException", f'Could not find model "{self.arn("model", request["ModelName"])}".')
-        return dict(model)
-
-    # -- batch transform ------------------------------------------------------------------
-    def op_CreateTransformJob(self, request: dict) -> dict:  # noqa: N802
-        name = request["TransformJobName"]
-        arn = self.arn("transform-job", name)
-        with self._lock:
-            if name in self.transform_jobs:
-                raise ApiError("ResourceInUse", f"Job name must be unique within an AWS account and region, and a job with this name already exists ({arn})")
-            if request["ModelName"] not in self.models:
-                raise ApiError("ValidationException", f'Could not find model "{self.arn("model", request["ModelName"])}".')
-            job = {
-                **{k: v for k, v in request.items() if k != "Tags"},
-                "TransformJobArn": arn,
-                "TransformJobStatus": "InProgress",
-                "CreationTime": _now(),
-            }
-            self.transform_jobs[name] = job
-            self.tags[arn] = request.get("Tags", [])
-        self._run(self._transform, name)
-        return {"TransformJobArn": arn}
-
-    def op_DescribeTransformJob(self, request: dict) -> dict:  # noqa: N802
-        job = self.transform_jobs.get(request["TransformJobName"])
-        if job is None:
-            raise ApiError("ValidationException", f"Could not find job to describe: {request['TransformJobName']}")
-        return dict(job)
-
-    def _transform_event(self, job: dict) -> None:
-        tags = {t["Key"]: t["Value"] for t in self.tags.get(job["TransformJobArn"], [])}
-        self._emit("SageMaker Transform Job State Change", {**job, "Tags": tags}, job["TransformJobArn"])
-
-    def _transform(self, name: str) -> None:
-        job = self.transform_jobs[name]
-        self._transform_event(job)
-        job["TransformStartTime"] = _now()
-        try:
-            if self.faults.fail_transform:
-                raise xgboost_container.AlgorithmError(self.faults.fail_transform)
-            model = self.models[job["ModelName"]]["PrimaryContainer"]
-            release = xgboost_container.release_of(self._image_version(model["Image"]))
-            self.releases[name] = release
-            transform_input = job["TransformInput"]
-            if transform_input.get("ContentType") != "text/csv" or transform_input.get("SplitType") != "Line":
-                raise xgboost_container.AlgorithmError("the offline transform supports ContentType text/csv with SplitType Line")
-            bucket, _, key = model["ModelDataUrl"][len("s3://"):].partition("/")
-            archive = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-            in_process = release == xgboost_container.installed_release()
-            booster = xgboost_container.load_model(archive) if in_process else None
-            # Batch transform writes <S3OutputPath>/<input file name>.out, and only once the whole file succeeded.
-            outputs = []
-            for input_key, body in self._read_prefix(transform_input["DataSource"]["S3DataSource"]["S3Uri"]):
-                out_uri = posixpath.join(job["TransformOutput"]["S3OutputPath"].rstrip("/"), posixpath.basename(input_key) + ".out")
-                predictions = (xgboost_container.transform(booster, body) if in_process
-                               else xgboost_container.run_in_release(release, "transform", data=body, model=archive))
-                outputs.append((out_uri, predictions))
-            for out_uri, predictions in outputs:
-                self._write(out_uri, predictions)
-            job["TransformJobStatus"] = "Completed"
-        except Exception as err:  # noqa: BLE001
-            job.update(TransformJobStatus="Failed", FailureReason=f"AlgorithmError: {err}")
-        job["TransformEndTime"] = _now()
-        self._transform_event(job)
+            for table in STATE_TABLES:
+                getattr(self, table).update(state.get(table, {}))
+            for endpoint in self.endpoints.values():  # what was on its way to service has arrived
+                if endpoint["EndpointStatus"] in ("Creating", "Updating"):
+                    endpoint["EndpointStatus"] = "InService"
+            for jobs, status in ((self.training_jobs, "TrainingJobStatus"), (self.transform_jobs, "TransformJobStatus")):
+                for job in jobs.values():  # a job whose command ended before it did did not finish
+                    if job[status] == "InProgress":
+                        job.update({status: "Failed", "FailureReason": "InternalServerError: the offline cloud stopped during the job"})

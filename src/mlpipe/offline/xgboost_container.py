@@ -106,15 +106,19 @@ def load_model(model_tar_gz: bytes):
     return booster
 
 
-def transform(booster, records: bytes) -> bytes:
-    """One prediction per input line, as the container's batch mode writes them: ``str`` of each row's prediction,
-    a number for binary:logistic and regression, a list such as ``[0.1, 0.2, 0.7]`` for multi:softprob."""
+def transform(booster, records: bytes, realtime: bool = False) -> bytes:
+    """One prediction per input line. Batch mode writes ``str`` of each row's prediction: a number for binary:logistic
+    and regression, a list such as ``[0.1, 0.2, 0.7]`` for multi:softprob. A real-time endpoint answering text/csv
+    writes the rows with a CSV writer instead: ``0.1,0.2,0.7``."""
     features = _read_csv(records, "transform input")
     if booster.num_features() != features.shape[1]:
         raise AlgorithmError(
             f"Feature shape mismatch: the model expects {booster.num_features()} columns, the input has {features.shape[1]}"
         )
     predictions = booster.predict(_xgboost().DMatrix(features))
+    if realtime:
+        rows = predictions.reshape(len(predictions), -1)
+        return "".join(",".join(str(value) for value in row) + "\n" for row in rows).encode()
     return ("\n".join(map(str, predictions.tolist())) + "\n").encode()
 
 
@@ -163,7 +167,7 @@ def run_in_release(release: str, command: str, **files: bytes | str) -> bytes:
 
 def _main() -> None:
     parser = argparse.ArgumentParser(description="one train or transform step of the offline container, or the install step")
-    parser.add_argument("command", choices=["train", "transform", "install-releases"])
+    parser.add_argument("command", choices=["train", "transform", "serve", "install-releases"])
     parser.add_argument("--release")
     parser.add_argument("--out")
     parser.add_argument("--data")
@@ -180,7 +184,7 @@ def _main() -> None:
         if args.command == "train":
             output = train(data, json.loads(Path(args.hyperparameters).read_text()))
         else:
-            output = transform(load_model(Path(args.model).read_bytes()), data)
+            output = transform(load_model(Path(args.model).read_bytes()), data, realtime=args.command == "serve")
     except AlgorithmError as err:
         raise SystemExit(f"AlgorithmError: {err}") from None
     Path(args.out).write_bytes(output)
