@@ -159,8 +159,15 @@ def _job_states(run_id: str, event_job: dict, status: dict) -> dict[str, dict]:
     states = {}
     for name in names:
         job = event_job if name == event_job["TransformJobName"] else aws.client("sagemaker").describe_transform_job(TransformJobName=name)
-        states[name] = {"status": job["TransformJobStatus"], "reason": job.get("FailureReason")}
+        ended = job.get("TransformEndTime")
+        ended = ended.timestamp() * 1000 if hasattr(ended, "timestamp") else float(ended or 0)  # events carry epoch ms
+        states[name] = {"status": job["TransformJobStatus"], "reason": job.get("FailureReason"), "ended": ended}
     return states
+
+
+def _last_to_end(states: dict[str, dict]) -> str:
+    """The job whose end event does the evaluation: when both end at once, both events see both ended, and one must act."""
+    return max(states, key=lambda name: (states[name]["ended"], name))
 
 
 @logger.inject_lambda_context(log_event=False)
@@ -183,6 +190,8 @@ def handler(event: dict, context) -> dict:
         failure = from_job_event(detail_type, event_of_own, job_prefix)
         record = runs.fail(bucket, run_id, failure.stage, failure.reason, failure.details, topic_arn=config.notification_topic())
         return {"run_id": run_id, "status": "failed" if record else "already-ended", "stage": failure.stage}
+    if detail["TransformJobName"] != _last_to_end(states):
+        return {"run_id": run_id, "status": "left-to-the-last-job", "last": _last_to_end(states)}
     champion = states.get(layout.champion_job_name(job_prefix, run_id))
     return run_once(context, STAGE, run_id, evaluate_run, bucket=bucket, champion_job=champion)
 

@@ -11,7 +11,7 @@ import json
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from pipeline_common import config, runs
+from pipeline_common import aws, config, layout, runs
 from pipeline_common.events import sagemaker_job_event
 from pipeline_common.idempotency import run_once
 from pipeline_common.observability import logger, metrics, start_run_context, tracer
@@ -37,7 +37,10 @@ def _mark(failure: failure_core.Failure, context) -> dict:
 
 
 def _destination_record(record: SQSRecord, lambda_context=None) -> None:
-    failure = failure_core.from_destination_record(json.loads(record.body), config.job_prefix())
+    bucket = config.bucket_name()
+    failure = failure_core.from_destination_record(
+        json.loads(record.body), config.job_prefix(),
+        has_run=lambda run_id: aws.get_json_or_none(bucket, layout.RunKeys(run_id).status) is not None)
     if failure is None:
         logger.warning("a function gave up on an event that fails no run", extra={"record": record.body[:2000]})
         return

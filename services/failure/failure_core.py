@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from pipeline_common import layout
+from pipeline_common.events import key_candidates
 from pipeline_common.failures import TRAINING, TRANSFORM, Failure, from_job_event
 
 __all__ = ["TRAINING", "TRANSFORM", "Failure", "from_job_event", "from_destination_record"]
@@ -13,7 +16,13 @@ STAGE_OF_PREFIX = {layout.RAW: "preprocess", layout.SCORE: "score", layout.SPLIT
 STAGE_OF_EVENT = {TRAINING: "infer", TRANSFORM: "evaluate"}
 
 
-def from_destination_record(record: dict, job_prefix: str) -> Failure | None:
+def upload_run(key: str, obj: dict, has_run: Callable[[str], bool]) -> str:
+    """The run of an upload's event: its key as sent, or decoded once (see pipeline_common.events), whichever run was recorded."""
+    runs = [layout.run_id_for_upload(candidate, obj.get("version-id"), obj.get("sequencer")) for candidate in key_candidates(key)]
+    return next((run for run in runs if has_run(run)), runs[-1])
+
+
+def from_destination_record(record: dict, job_prefix: str, has_run: Callable[[str], bool] = lambda run_id: False) -> Failure | None:
     """A Lambda on-failure destination record: the function gave up on an event after its retries.
 
     None when the event belongs to no run of this pipeline, or when only a duplicate gave up.
@@ -25,6 +34,8 @@ def from_destination_record(record: dict, job_prefix: str) -> Failure | None:
     function = arn_parts[6] if len(arn_parts) > 6 else "unknown function"
     error = f"{response.get('errorType', 'Error')}: {response.get('errorMessage', 'no message')}"
     reason = f"{function} gave up after {context.get('approximateInvokeCount', '?')} attempts ({context.get('condition', '?')}): {error}"
+    if context.get("condition") == "EventAgeExceeded" and not response:
+        reason = f"{function} dropped the event unprocessed: it waited longer than MaximumEventAgeInSeconds (EventAgeExceeded)"
     details = {"function": function, "condition": context.get("condition"), "error_type": response.get("errorType"),
                "error_message": response.get("errorMessage")}
     if response.get("errorType") == "IdempotencyAlreadyInProgressError":
@@ -37,8 +48,7 @@ def from_destination_record(record: dict, job_prefix: str) -> Failure | None:
         stage = next((s for prefix, s in STAGE_OF_PREFIX.items() if key.startswith(prefix)), None)
         if stage is None:
             return None
-        run_id = (layout.run_id_for_upload(key, obj.get("version-id"), obj.get("sequencer")) if stage in ("preprocess", "score")
-                  else layout.run_id_from_key(key))
+        run_id = upload_run(key, obj, has_run) if stage in ("preprocess", "score") else layout.run_id_from_key(key)
         return Failure(run_id, stage, reason, {**details, "key": key})
     stage = STAGE_OF_EVENT.get(event.get("detail-type")) if event.get("source") == "aws.sagemaker" else None
     name = detail.get("TrainingJobName") or detail.get("TransformJobName")

@@ -8,11 +8,9 @@ and nothing downstream starts. The raw object is only ever read.
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from pipeline_common import aws, config, layout, registry, runs, specs
 from pipeline_common.errors import InputRejected
-from pipeline_common.events import uploaded_object
+from pipeline_common.events import upload
 from pipeline_common.idempotency import run_once
 from pipeline_common.models import Champion, FittedTransform
 from pipeline_common.observability import MetricUnit, logger, metrics, stage_seconds, start_run_context, tracer
@@ -77,12 +75,6 @@ def preprocess_upload(task: dict) -> dict:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context) -> dict:
-    upload = uploaded_object(event)
-    if not upload.key.startswith(layout.RAW):
-        # The route filters on raw/ already; this guards against a mis-edited template.
-        raise ValueError(f"preprocess only reads objects under {layout.RAW}, got {upload.key!r}")
-    run_id = layout.run_id_for_upload(upload.key, upload.version_id, upload.sequencer)
-    start_run_context(run_id)
-    source = {k: v for k, v in asdict(upload).items() if k != "bucket"}
-    source["dataset"] = layout.dataset_of_upload(upload.key, config.env_str("DEFAULT_DATASET"))
-    return run_once(context, STAGE, run_id, preprocess_upload, bucket=upload.bucket, source=source)
+    found = upload(event, layout.RAW, config.env_str("DEFAULT_DATASET"))
+    start_run_context(found.run_id)
+    return run_once(context, STAGE, found.run_id, preprocess_upload, bucket=found.bucket, source=found.source)

@@ -8,11 +8,9 @@ scored is refused with an error record; the upload is only ever read.
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from pipeline_common import aws, config, layout, registry, runs, specs
 from pipeline_common.errors import InputRejected
-from pipeline_common.events import sagemaker_job_event, uploaded_object
+from pipeline_common.events import sagemaker_job_event, upload
 from pipeline_common.failures import TRANSFORM, from_job_event
 from pipeline_common.idempotency import run_once
 from pipeline_common.models import FittedTransform, PredictionsManifest, ScoringManifest
@@ -112,14 +110,9 @@ def _transform_ended(event: dict, context) -> dict:
 
 
 def _uploaded(event: dict, context) -> dict:
-    upload = uploaded_object(event)
-    if not upload.key.startswith(layout.SCORE):
-        raise ValueError(f"score only reads objects under {layout.SCORE}, got {upload.key!r}")
-    run_id = layout.run_id_for_upload(upload.key, upload.version_id, upload.sequencer)
-    start_run_context(run_id)
-    source = {k: v for k, v in asdict(upload).items() if k != "bucket"}
-    source["dataset"] = layout.dataset_of_upload(upload.key, config.env_str("DEFAULT_DATASET"))
-    return run_once(context, "score", run_id, start_scoring, bucket=upload.bucket, source=source)
+    found = upload(event, layout.SCORE, config.env_str("DEFAULT_DATASET"))
+    start_run_context(found.run_id)
+    return run_once(context, "score", found.run_id, start_scoring, bucket=found.bucket, source=found.source)
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from botocore.stub import Stubber
 
 import evaluate_app
@@ -127,3 +129,60 @@ def test_a_late_failure_does_not_overturn_a_succeeded_run(account, function_env)
     assert result["status"] == "already-ended"
     assert account.read_json(layout.RunKeys(RUN).status)["status"] == "succeeded"
     assert account.keys_under(f"errors/{RUN}/") == [] and account.notifications() == []
+
+
+class InjectedFault(Exception):
+    pass
+
+
+def _fail_once(monkeypatch, target, name: str, after_call: bool = False):
+    """Make target.name raise once (before or after doing its work), as a crash half-way through would."""
+    original, calls = getattr(target, name), []
+
+    def flaky(*args, **kwargs):
+        calls.append(name)
+        if len(calls) == 1 and not after_call:
+            raise InjectedFault(f"injected fault in {name}")
+        result = original(*args, **kwargs)
+        if len(calls) == 1:
+            raise InjectedFault(f"injected fault after {name}")
+        return result
+
+    monkeypatch.setattr(target, name, flaky)
+    return calls
+
+
+@pytest.mark.parametrize("step", ["status flip", "notification"])
+def test_the_failure_record_survives_a_fault_between_the_steps(account, function_env, monkeypatch, step):
+    """A fault after the error record is written (before the status flips, or before the notification goes out):
+    Lambda retries the event, and the retry completes the record, the status and exactly one notification."""
+    from pipeline_common import runs
+
+    function_env("FailureFunction")
+    event = sample_event("failure_training_job_failed.json")
+    if step == "status flip":
+        _fail_once(monkeypatch, runs, "update_status")
+    else:
+        sns, original = aws.client("sns"), aws.client
+
+        def client(service):
+            return sns if service == "sns" else original(service)
+
+        client.cache_clear = original.cache_clear
+        monkeypatch.setattr(aws, "client", client)
+        _fail_once(monkeypatch, sns, "publish")
+    with pytest.raises(InjectedFault):
+        failure_app.handler(event, Context())
+    error = account.read_json(layout.RunKeys(RUN).error)  # written before anything else
+    assert error["stage"] == "train" and "label must be in [0,1]" in error["reason"]
+    assert account.notifications() == []
+    # Lambda's retry of the same event
+    assert failure_app.handler(event, Context()) == {"run_id": RUN, "status": "failed", "stage": "train"}
+    status = account.read_json(layout.RunKeys(RUN).status)
+    assert status["status"] == "failed" and status["failure"]["reason"] == error["reason"] and status["failure"]["notified_at"]
+    (notification,) = account.notifications()
+    assert notification["reason"] == error["reason"]
+    assert failure_app.handler(event, Context())["status"] == "failed"  # a third delivery: the same answer, and nobody told
+    assert account.notifications() == []
+    assert runs.fail(BUCKET, RUN, "train", "a late failure") is None and account.notifications() == []
+    assert account.read_json(layout.RunKeys(RUN).error) == error

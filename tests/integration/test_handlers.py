@@ -1,5 +1,6 @@
 import io
 import json
+from urllib.parse import quote, quote_plus
 
 import pandas as pd
 import pytest
@@ -240,3 +241,22 @@ def test_evaluate_waits_for_the_champion_transform(cloud, function_env, titanic_
         result = evaluate_app.handler(sample_event("evaluate_transform_job_completed.json"), Context())
     assert result == {"run_id": RUN, "status": "waiting", "waiting_for": [f"mlpipe-{RUN}-c"]}
     assert keys_under(cloud, f"evaluation/{RUN}/") == []
+
+
+@pytest.mark.parametrize("encode", [lambda k: k, lambda k: quote(k, safe="/"), quote_plus], ids=["raw", "percent", "plus"])
+def test_an_upload_key_is_decoded_once_whatever_encoding_the_event_used(cloud, encode):
+    """raw/fare+class été 1912.csv next to an object literally named like its encoding: each event reaches its own."""
+    from pipeline_common.events import upload
+
+    key, decoy = "raw/fare+class été 1912.csv", "raw/fare%2Bclass%20%C3%A9t%C3%A9%201912.csv"
+    decoy_event = upload_event(cloud, decoy, b"decoy")
+    event = upload_event(cloud, key, b"the real one")
+    event["detail"]["object"]["key"] = encode(key)
+    found = upload(event, layout.RAW, "titanic")
+    assert found.source["key"] == key and found.source["size"] == len(b"the real one")
+    assert found.run_id == layout.run_id_for_upload(key, event["detail"]["object"]["version-id"], None)
+    decoy_event["detail"]["object"]["key"] = quote(decoy, safe="/")  # the decoy's own event is encoded once more
+    assert upload(decoy_event, layout.RAW, "titanic").source["key"] == decoy
+    event["detail"]["object"]["key"] = quote(quote(key, safe="/"), safe="/")  # twice encoded names no object of this version
+    with pytest.raises(ValueError, match="no object"):
+        upload(event, layout.RAW, "titanic")

@@ -107,35 +107,55 @@ def update_status(bucket: str, run_id: str, change: Callable[[dict, str], dict],
     raise RuntimeError(f"could not update {key} after {attempts} attempts: too many concurrent writers")
 
 
+def _create_error_record(bucket: str, run_id: str, record: dict) -> tuple[dict, bool]:
+    """Write the run's error record unless one exists; return the record that stands and whether this call wrote it."""
+    key = layout.RunKeys(run_id).error
+    try:
+        aws.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(record, indent=2, sort_keys=True, default=str).encode(),
+                                    ContentType="application/json", IfNoneMatch="*")
+        return record, True
+    except ClientError as err:
+        if aws.error_code(err) not in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
+            raise
+    return aws.get_json(bucket, key), False
+
+
 def fail(bucket: str, run_id: str, stage: str, reason: str, details: dict | None = None, source: dict | None = None,
          topic_arn: str | None = None, kind: str = "training") -> dict | None:
-    """Mark a running run failed, then write its error record, count it and notify.
+    """Record a run's failure: the error record first, then the status, then one metric and one notification.
 
-    Returns the error record, or None when the run had already ended: a late or repeated
-    failure changes nothing and tells nobody twice.
+    Each step can be repeated: when a step raises, Lambda retries the event, and the retry finds
+    the error record already written (the first failure's stands), the status already failed but
+    not yet notified, and carries on from there. Returns the error record, or None when the run
+    had already ended and been told: a late or repeated failure changes nothing and tells nobody twice.
     """
+    status = aws.get_json_or_none(bucket, layout.RunKeys(run_id).status)
+    if status and (status["status"] == SUCCEEDED or (status["status"] == FAILED and (status.get("failure") or {}).get("notified_at"))):
+        return None
+    record, wrote = _create_error_record(bucket, run_id, error_record(run_id, stage, reason, details, source, now_iso()))
     outcome = {}
 
-    def change(doc: dict, at: str) -> dict:
-        outcome["was_running"] = doc["status"] == RUNNING
+    def mark_failed(doc: dict, at: str) -> dict:
+        outcome["succeeded"] = doc["status"] == SUCCEEDED
         if source and not doc.get("source"):
             doc["source"] = source
-        return run_failed(doc, at, stage, reason, details)
+        return run_failed(doc, at, record["stage"], record["reason"], record["details"])
 
-    update_status(bucket, run_id, change, kind=kind)
-    if not outcome["was_running"]:
+    update_status(bucket, run_id, mark_failed, kind=kind)
+    if outcome["succeeded"]:
+        if wrote:  # the run succeeded between the first look and now: this failure came too late to count
+            aws.client("s3").delete_object(Bucket=bucket, Key=layout.RunKeys(run_id).error)
         return None
-    record = error_record(run_id, stage, reason, details, source, now_iso())
-    aws.put_json(bucket, layout.RunKeys(run_id).error, record)
     # Imported here: the CLI reads status records through this module, and Powertools' Logger, Metrics
     # and Tracer must be created in a function's environment, not in whatever process imports runs.
     from .observability import MetricUnit, run_metric
 
-    run_metric("RunsFailed", 1, MetricUnit.Count, run_id=run_id)
     if topic_arn:
         aws.client("sns").publish(
             TopicArn=topic_arn,
-            Subject=f"mlpipe run {run_id} failed at {stage}"[:100],
+            Subject=f"mlpipe run {run_id} failed at {record['stage']}"[:100],
             Message=json.dumps(record, indent=2, default=str),
         )
+    update_status(bucket, run_id, lambda doc, at: {**doc, "failure": {**doc["failure"], "notified_at": at}}, kind=kind)
+    run_metric("RunsFailed", 1, MetricUnit.Count, run_id=run_id)
     return record
