@@ -20,13 +20,17 @@ $(VENV)/.installed: pyproject.toml
 	@test -n "$(PY312)" || { echo "Python 3.12 not found: install it (pyenv install 3.12) or set PY312=/path/to/python3.12"; exit 1; }
 	test -x $(PYTHON) || $(PY312) -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
+	@# venvs made before xgboost left the main dependencies hold xgboost 1.7.4, whose files xgboost-cpu would overwrite
+	$(PYTHON) -m pip uninstall --quiet --yes xgboost 2>/dev/null || true
 	$(PYTHON) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-# The xgboost release of every container version the offline SageMaker offers, besides the venv's own
-# (the list is CONTAINER_XGBOOST in src/mlpipe/offline/xgboost_container.py): installed here, never at run time.
-$(VENV)/.releases: $(VENV)/.installed src/mlpipe/offline/xgboost_container.py
-	$(PYTHON) -m mlpipe.offline.xgboost_container install-releases
+# What the offline cloud runs, installed here and never at run time: each Lambda layer's requirements, as
+# `sam build` installs them (src/mlpipe/offline/packages.py), and the packages of each SageMaker image the
+# offline SageMaker offers (src/mlpipe/offline/images/*.txt: the container's own xgboost release).
+$(VENV)/.offline: $(VENV)/.installed $(wildcard layers/*/requirements.txt services/*/requirements.txt src/mlpipe/offline/images/*.txt) template.yaml
+	$(PYTHON) -m mlpipe.offline.packages
+	$(PYTHON) -m mlpipe.offline.containers
 	touch $@
 
 $(SAGEMAKER_VENV)/.installed: requirements-sagemaker.txt
@@ -41,7 +45,7 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
 	touch $@
 
-venv: $(VENV)/.installed $(VENV)/.releases
+venv: $(VENV)/.installed $(VENV)/.offline
 
 tools: $(SAGEMAKER_VENV)/.installed $(CHECKOV_VENV)/.installed browser
 
@@ -72,8 +76,15 @@ lint: venv tools
 images: tools
 	$(SAGEMAKER_VENV)/bin/python scripts/xgboost_images.py --write template.yaml
 
-bench: venv
-	$(PYTHON) bench/bench_chain.py
+# The floor of the benchmarks: pandas and xgboost alone (bench/floor-requirements.txt), outside the dev venv.
+$(VENV)/bench-floor/.installed: bench/floor-requirements.txt $(VENV)/.installed
+	rm -rf $(VENV)/bench-floor
+	$(PYTHON) -m pip install --quiet --no-warn-conflicts --target $(VENV)/bench-floor -r bench/floor-requirements.txt
+	touch $@
+
+# BENCH_ARGS, e.g. BENCH_ARGS="--sizes 891 --repeat 5" or BENCH_ARGS="--before ../old-checkout"
+bench: venv $(VENV)/bench-floor/.installed
+	$(PYTHON) bench/bench_chain.py $(BENCH_ARGS)
 	$(PYTHON) bench/titanic_features.py
 
 clean:

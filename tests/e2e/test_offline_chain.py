@@ -93,13 +93,33 @@ def test_handler_logs_are_json_with_the_run_id(offline, titanic_bytes):
 
 
 def test_another_container_version_trains_with_its_own_xgboost_release(titanic_bytes):
-    """XGBoostVersion=3.0-5: the image, the offline trainer's xgboost (3.0.5) and the model all follow the choice."""
+    """XGBoostVersion=1.7-1 (the default is 3.0-5): the image, the container's xgboost (1.7.4) and the model all follow the choice."""
     from mlpipe.offline.cloud import OfflineCloud
     from tests.e2e.conftest import run_file
 
-    with OfflineCloud(parameter_overrides={"XGBoostVersion": "3.0-5"}) as cloud:
+    with OfflineCloud(parameter_overrides={"XGBoostVersion": "1.7-1"}) as cloud:
         run_id = run_file(cloud, titanic_bytes, "raw/titanic.csv", timeout=600)
         job = layout.job_name(cloud.job_prefix, run_id)
-        assert cloud.sagemaker.training_jobs[job]["AlgorithmSpecification"]["TrainingImage"].endswith("/sagemaker-xgboost:3.0-5")
-        assert cloud.sagemaker.releases[job] == "3.0.5"
+        assert cloud.sagemaker.training_jobs[job]["AlgorithmSpecification"]["TrainingImage"].endswith("/sagemaker-xgboost:1.7-1")
+        assert cloud.sagemaker.releases[job] == "1.7.4"
         assert read_json(cloud, layout.RunKeys(run_id).metrics)["accuracy"] >= 0.78
+
+
+def test_a_key_with_plus_spaces_and_accents_runs_end_to_end(offline, titanic_bytes):
+    """The offline S3 events percent-encode keys as AWS's do; the functions decode once and reach the right object,
+    even next to an object literally named like the encoded key (whose own event is encoded once more)."""
+    key = "raw/fare+class été 1912.csv"
+    decoy = "raw/fare%2Bclass%20%C3%A9t%C3%A9%201912.csv"
+    frame = pd.read_csv(io.BytesIO(titanic_bytes))
+    decoy_version = offline.client("s3").put_object(Bucket=offline.bucket, Key=decoy,
+                                                    Body=frame.head(600).to_csv(index=False).encode())["VersionId"]
+    run_id = run_file(offline, titanic_bytes, key)
+    decoy_run = layout.run_id_for_upload(decoy, decoy_version, None)
+    assert run_id != decoy_run
+    for run, source_key, n_test in ((run_id, key, 178), (decoy_run, decoy, 120)):
+        status = read_json(offline, layout.RunKeys(run).status)
+        assert status["status"] == "succeeded" and status["source"]["key"] == source_key
+        assert read_json(offline, layout.RunKeys(run).metrics)["n_test"] == n_test
+    delivered = {inv.event["detail"]["object"]["key"] for inv in offline.invocations
+                 if inv.function == "PreprocessFunction" and "1912" in inv.event["detail"]["object"]["key"]}
+    assert delivered == {"raw/fare%2Bclass%20%C3%A9t%C3%A9%201912.csv", "raw/fare%252Bclass%2520%25C3%25A9t%25C3%25A9%25201912.csv"}

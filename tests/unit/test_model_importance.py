@@ -1,22 +1,32 @@
 """Gain importance read from the artifact without xgboost equals xgboost's own get_score(importance_type="gain")."""
 
-import os
-import subprocess
-import sys
+import json
 
 import pytest
 
 import model_importance
 from mlpipe.offline import xgboost_container
-from tests.unit.test_xgboost_container import HYPER, training_csv
+from tests.unit.test_xgboost_container import HYPER, run_in_image, train_in_image, training_csv
 
 FEATURES = ["a", "b", "c"]
 
 
-def test_legacy_binary_model_of_xgboost_1_7_matches_get_score():
-    archive = xgboost_container.train(training_csv(400, seed=3), {**HYPER, "num_round": "30", "max_depth": "4"})
+GET_SCORE = ("import json, sys, tarfile, xgboost; b = xgboost.Booster(); "
+             "b.load_model(bytearray(tarfile.open(sys.argv[1]).extractfile('xgboost-model').read())); "
+             "print(json.dumps(b.get_score(importance_type='gain')))")
+
+
+def get_score_in_image(image: str, archive: bytes, tmp_path) -> dict:
+    (tmp_path / "model.tar.gz").write_bytes(archive)
+    return json.loads(run_in_image(image, GET_SCORE, str(tmp_path / "model.tar.gz")))
+
+
+def test_legacy_binary_model_of_xgboost_1_7_matches_get_score(tmp_path):
+    """Container 1.7-1 saves xgboost-model in the old binary format; its own release's get_score is the reference."""
+    image = "sagemaker-xgboost-1.7-1"
+    archive = train_in_image(image, training_csv(400, seed=3), {**HYPER, "num_round": "30", "max_depth": "4"}, tmp_path)
     assert model_importance.model_bytes(archive).startswith(b"binf")
-    expected = xgboost_container.load_model(archive).get_score(importance_type="gain")
+    expected = get_score_in_image(image, archive, tmp_path)
     ours = model_importance.gain_importance(archive, FEATURES)
     assert set(ours) == {FEATURES[int(k[1:])] for k in expected}
     for name, value in ours.items():
@@ -55,20 +65,11 @@ def test_unknown_formats_say_what_they_are():
 
 
 def test_ubjson_model_of_xgboost_3_matches_its_get_score(tmp_path):
-    """xgboost 3.0.5 (container 3.0-5) writes UBJSON; its own get_score runs in a process with that release."""
-    release_dir = xgboost_container.release_dir("3.0.5")
-    archive = xgboost_container.run_in_release("3.0.5", "train", data=training_csv(300, seed=5),
-                                               hyperparameters='{"objective": "binary:logistic", "num_round": "20", "max_depth": "3"}')
+    """xgboost 3.0.5 (container 3.0-5) writes UBJSON."""
+    image = "sagemaker-xgboost-3.0-5"
+    archive = train_in_image(image, training_csv(300, seed=5), {"objective": "binary:logistic", "num_round": "20", "max_depth": "3"}, tmp_path)
     assert model_importance.model_bytes(archive).startswith(b"{")
-    (tmp_path / "model.tar.gz").write_bytes(archive)
-    script = ("import io,tarfile,json,xgboost as x; t=tarfile.open(sys.argv[1]); b=x.Booster(); "
-              "b.load_model(bytearray(t.extractfile('xgboost-model').read())); print(json.dumps(b.get_score(importance_type='gain')))")
-    result = subprocess.run([sys.executable, "-c", "import sys;" + script, str(tmp_path / "model.tar.gz")], capture_output=True, text=True,
-                            env={**os.environ, "PYTHONPATH": str(release_dir)})
-    assert result.returncode == 0, result.stderr
-    import json
-
-    expected = json.loads(result.stdout)
+    expected = get_score_in_image(image, archive, tmp_path)
     ours = model_importance.gain_importance(archive, FEATURES)
     assert ours == pytest.approx({FEATURES[int(k[1:])]: v for k, v in expected.items()}, rel=1e-5)
 

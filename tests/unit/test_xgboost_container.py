@@ -1,11 +1,16 @@
 import io
+import subprocess
+import sys
 import tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 import xgboost
 
+from mlpipe.offline import containers
 from mlpipe.offline import xgboost_container as container
+from mlpipe.offline.workers import clean_environment
 
 
 def training_csv(n: int = 200, seed: int = 0) -> bytes:
@@ -57,8 +62,51 @@ def test_feature_count_mismatch_fails():
         container.transform(booster, b"0.1,0.2\n")
 
 
-def test_each_container_version_has_its_release_and_the_default_is_installed():
-    assert container.release_of("1.7-1") == container.installed_release() == xgboost.__version__ == "1.7.4"
-    assert container.release_of("3.0-5") == "3.0.5"
-    with pytest.raises(container.AlgorithmError, match="no offline trainer"):
-        container.release_of("0.90-1")
+def run_in_image(image: str, code: str, *args: str) -> str:
+    """Run code in a process with only the image's packages, as the offline container runs; return its stdout."""
+    site = containers.site_dir(image)
+    result = subprocess.run([sys.executable, "-I", "-S", "-c", f"import sys; sys.path[:0] = [{str(site)!r}]\n{code}", *args],
+                            capture_output=True, text=True, env=clean_environment())
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def train_in_image(image: str, data: bytes, hyperparameters: dict[str, str], tmp_path: Path) -> bytes:
+    channel = tmp_path / image / "train"
+    channel.mkdir(parents=True)
+    (channel / "part-00000.csv").write_bytes(data)
+    process = containers.ContainerProcess(image)
+    try:
+        answer = process.call(command="train", channel=str(channel), hyperparameters=hyperparameters, model_out=str(tmp_path / image / "model.tar.gz"))
+    finally:
+        process.stop()
+    assert answer == {"rows": data.count(b"\n")}
+    return (tmp_path / image / "model.tar.gz").read_bytes()
+
+
+def test_each_image_runs_its_own_xgboost_release_and_nothing_of_the_dev_venv():
+    assert containers.known_images() == ["sagemaker-xgboost-1.7-1", "sagemaker-xgboost-3.0-5"]
+    for image, release in (("sagemaker-xgboost-1.7-1", "1.7.4"), ("sagemaker-xgboost-3.0-5", "3.0.5")):
+        assert containers.xgboost_release(image) == release
+        code = "import xgboost, importlib.util as u; print(xgboost.__version__, u.find_spec('sklearn') is None, u.find_spec('mlpipe') is None)"
+        assert run_in_image(image, code).split() == [release, "True", "True"]
+    with pytest.raises(container.AlgorithmError, match="no offline container for sagemaker-xgboost-0.90-1"):
+        containers.requirements("sagemaker-xgboost-0.90-1")
+    with pytest.raises(container.AlgorithmError, match="only the built-in XGBoost image"):
+        containers.image_name("123.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2")
+
+
+def test_container_process_trains_transforms_and_reports_algorithm_errors(tmp_path):
+    archive = train_in_image("sagemaker-xgboost-3.0-5", training_csv(), HYPER, tmp_path)
+    (tmp_path / "model.tar.gz").write_bytes(archive)
+    (tmp_path / "in.csv").write_bytes(b"0.9,0.5,0.5\n0.1,0.5,0.5\n")
+    process = containers.ContainerProcess("sagemaker-xgboost-3.0-5")
+    try:
+        process.call(command="transform", model=str(tmp_path / "model.tar.gz"), files=[[str(tmp_path / "in.csv"), str(tmp_path / "out.csv")]])
+        first, second = map(float, (tmp_path / "out.csv").read_text().split())
+        assert first > 0.5 > second
+        with pytest.raises(container.AlgorithmError, match="Feature shape mismatch"):
+            process.call(command="invoke", model=str(tmp_path / "model.tar.gz"), body="0.1,0.2\n")
+        assert process.alive()  # an algorithm error fails the job, not the warm process
+    finally:
+        process.stop()

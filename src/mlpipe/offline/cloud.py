@@ -10,7 +10,6 @@ on-failure destination. Functions with SQS events are polled like an event sourc
 
 from __future__ import annotations
 
-import importlib
 import json
 import socket
 import subprocess
@@ -28,14 +27,32 @@ import boto3
 from botocore.credentials import Credentials
 
 from .account import SavedAccount
+from .containers import image_name
 from .function_urls import FunctionUrl
 from .sagemaker import Faults, OfflineSageMaker
 from .template import ACCOUNT_ID, DEFAULT_TEMPLATE, FunctionSpec, SqsSource, Stack, load_stack
-from .workers import FunctionPool, InvocationResult
+from .packages import dependency_dir
+from .s3_events import as_aws_sends
+from .workers import FunctionPool, InvocationResult, Zygotes
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "offline", "AWS_SECRET_ACCESS_KEY": "offline", "AWS_SESSION_TOKEN": "offline"}
 # Lambda retries an asynchronous invocation after about 1 and 2 minutes; offline keeps the order and shortens the wait.
 RETRY_DELAYS = (1.0, 2.0)
+
+
+def layer_paths(layer_id: str, source: Path) -> list[str]:
+    """A layer as a function sees it: its source folder and, when it has requirements, their installed folder."""
+    installed = dependency_dir(layer_id, source)
+    return [str(source)] + ([str(installed)] if installed else [])
+
+
+def function_paths(spec: FunctionSpec) -> list[str]:
+    """The function's sys.path: its code (and its own requirements), then its layers, as Lambda orders them."""
+    own = dependency_dir(spec.logical_id, spec.code_dir)
+    paths = [str(spec.code_dir)] + ([str(own)] if own else [])
+    for layer_id, source in zip(spec.layers, spec.layer_dirs):
+        paths += layer_paths(layer_id, source)
+    return paths
 
 
 def _free_port() -> int:
@@ -88,6 +105,7 @@ class OfflineCloud:
         self._stop = threading.Event()
         self._busy = 0
         self.pools: dict[str, FunctionPool] = {}
+        self.zygotes: Zygotes | None = None
         self.queues: dict[str, str] = {}  # queue name -> url
         self._moto = None
         self.sagemaker: OfflineSageMaker | None = None
@@ -131,6 +149,9 @@ class OfflineCloud:
         (bucket_id,) = self.stack.resources_of_type("AWS::S3::Bucket")
         return self.stack.name_of(bucket_id)
 
+    def training_image(self) -> str:
+        return image_name(self.stack.functions["TrainFunction"].environment["TRAINING_IMAGE"])
+
     @property
     def job_prefix(self) -> str:
         return self.stack.parameters["JobNamePrefix"]
@@ -154,16 +175,17 @@ class OfflineCloud:
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        # Warm the trainer early: importing xgboost takes a second, which a training job should not wait for.
-        threading.Thread(target=importlib.import_module, args=("xgboost",), daemon=True).start()
+        # Zygotes import the layers' libraries while moto starts; every execution environment forks from one.
+        self.zygotes = Zygotes(layer_paths)
         for lid, spec in self.stack.functions.items():
-            self.pools[lid] = FunctionPool(spec, aws_env, self.options.concurrency, on_log=self._log)
-        # The first environment start also starts the fork server, which imports the shared libraries:
-        # done on a thread, it overlaps with moto's start and the creation of the stack's resources.
+            zygote = self.zygotes.for_layers(list(zip(spec.layers, spec.layer_dirs)))
+            self.pools[lid] = FunctionPool(spec, aws_env, self.options.concurrency, zygote, function_paths(spec), on_log=self._log)
         threading.Thread(target=self._prewarm, daemon=True).start()
         self._wait_for_moto(moto_port)
         faults = Faults(self.options.fail_training, self.options.fail_transform, self.options.throttle)
         self.sagemaker = OfflineSageMaker(self.client("s3"), self.client("events"), self.region, faults)
+        # The stack's training image starts its xgboost now, in a process of its own, for the first job.
+        threading.Thread(target=self.sagemaker.containers.prewarm, args=(self.training_image(),), daemon=True).start()
         if self.account:
             self.account.restore_sagemaker(self.sagemaker)
         self.sagemaker.start(sagemaker_port)
@@ -221,7 +243,15 @@ class OfflineCloud:
         threading.Thread(target=target, args=args, name=f"{target.__name__}-{args[0]}", daemon=True).start()
 
     def _create_resources(self) -> None:
-        s3, events, sqs, ddb, sns = (self.client(s) for s in ("s3", "events", "sqs", "dynamodb", "sns"))
+        """The stack's resources in moto: queues and routes, tables, topics and buckets, independent groups at once
+        (each service's first request makes moto load its backend, a few tenths of a second)."""
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            for future in [pool.submit(self._create_queues_and_routes), pool.submit(self._create_tables),
+                           pool.submit(self._create_buckets)]:
+                future.result()
+
+    def _create_queues_and_routes(self) -> None:
+        sqs, sns = self.client("sqs"), self.client("sns")
         # Queues first, in dependency order: a redrive target must exist before the queue naming it.
         queue_ids = sorted(self.stack.resources_of_type("AWS::SQS::Queue"), key=lambda lid: "RedrivePolicy" in self.stack.properties(lid))
         for lid in queue_ids:
@@ -231,15 +261,33 @@ class OfflineCloud:
                 attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
             name = self.stack.name_of(lid)
             self.queues[name] = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
-        for lid in self.stack.resources_of_type("AWS::DynamoDB::Table"):
-            props = self.stack.properties(lid)
-            ddb.create_table(TableName=self.stack.name_of(lid), KeySchema=props["KeySchema"],
-                             AttributeDefinitions=props["AttributeDefinitions"], BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"))
         self.inbox_url = sqs.create_queue(QueueName=f"{self.stack.name}-notifications-inbox")["QueueUrl"]
         inbox_arn = self._queue_arn(f"{self.stack.name}-notifications-inbox")
         for lid in self.stack.resources_of_type("AWS::SNS::Topic"):
             topic_arn = sns.create_topic(Name=self.stack.name_of(lid))["TopicArn"]
             sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=inbox_arn, Attributes={"RawMessageDelivery": "true"})
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(self._create_routes, [spec for spec in self.stack.functions.values() if spec.routes]))
+
+    def _create_routes(self, spec: FunctionSpec) -> None:
+        events = self.client("events")
+        name = self._async_queue(spec)
+        url = self.client("sqs").create_queue(QueueName=name, Attributes={"VisibilityTimeout": str(spec.timeout * (spec.max_retries + 2))})["QueueUrl"]
+        with self._lock:
+            self.queues[name] = url
+        for route in spec.routes:
+            events.put_rule(Name=route.rule_name, EventPattern=json.dumps(route.pattern), State="ENABLED")
+            events.put_targets(Rule=route.rule_name, Targets=[{"Id": spec.logical_id, "Arn": self._queue_arn(name)}])
+
+    def _create_tables(self) -> None:
+        ddb = self.client("dynamodb")
+        for lid in self.stack.resources_of_type("AWS::DynamoDB::Table"):
+            props = self.stack.properties(lid)
+            ddb.create_table(TableName=self.stack.name_of(lid), KeySchema=props["KeySchema"],
+                             AttributeDefinitions=props["AttributeDefinitions"], BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"))
+
+    def _create_buckets(self) -> None:
+        s3 = self.client("s3")
         for bucket_id in self.stack.resources_of_type("AWS::S3::Bucket"):
             props = self.stack.properties(bucket_id)
             name = self.stack.name_of(bucket_id)
@@ -250,15 +298,6 @@ class OfflineCloud:
                 self.account.restore_objects(s3, name)  # before the bucket sends events: putting back starts nothing
             if ((props.get("NotificationConfiguration") or {}).get("EventBridgeConfiguration") or {}).get("EventBridgeEnabled"):
                 s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration={"EventBridgeConfiguration": {}})
-        for lid, spec in self.stack.functions.items():
-            if not spec.routes:
-                continue
-            name = self._async_queue(spec)
-            url = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": str(spec.timeout * (spec.max_retries + 2))})["QueueUrl"]
-            self.queues[name] = url
-            for route in spec.routes:
-                events.put_rule(Name=route.rule_name, EventPattern=json.dumps(route.pattern), State="ENABLED")
-                events.put_targets(Rule=route.rule_name, Targets=[{"Id": lid, "Arn": self._queue_arn(name)}])
 
     def register_stack(self) -> None:
         """A CloudFormation stack with the template's Outputs, so `mlpipe run --stack` finds this cloud as it finds AWS.
@@ -278,14 +317,13 @@ class OfflineCloud:
         # Dispatchers may sit in a one-second long poll: they are daemons and end at their next look at _stop.
         for pool in self.pools.values():
             pool.stop()
+        if self.zygotes:
+            self.zygotes.stop()
         if self.sagemaker:
             self.sagemaker.stop()
         if self._moto and self._moto.poll() is None:
-            self._moto.terminate()
-            try:
-                self._moto.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._moto.kill()
+            self._moto.kill()  # its state is in memory and goes with it; SIGTERM makes werkzeug linger half a second
+            self._moto.wait()
 
     def __enter__(self) -> "OfflineCloud":
         return self.start()
@@ -323,27 +361,34 @@ class OfflineCloud:
                 for message in messages:
                     self._busy_add(1)
                     try:
-                        event = json.loads(message["Body"])
-                        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])  # Lambda has accepted it
+                        event = as_aws_sends(json.loads(message["Body"]), ACCOUNT_ID)
+                        queued_at = int(message["Attributes"]["SentTimestamp"]) / 1000
                         for _ in range(copies):
                             self._busy_add(1)
-                            executor.submit(self._invoke_async, spec, event)
+                            executor.submit(self._invoke_async, spec, event, queued_at)
+                        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])  # Lambda has accepted it
                     except Exception as err:  # noqa: BLE001 - one bad message must not stop the function's deliveries
                         if not self._stop.is_set():
                             self._log(lid, json.dumps({"level": "ERROR", "message": f"offline dispatcher: {err!r}"}))
                     finally:
                         self._busy_add(-1)
 
-    def _invoke_async(self, spec: FunctionSpec, event: dict) -> None:
+    def _invoke_async(self, spec: FunctionSpec, event: dict, queued_at: float) -> None:
+        """Lambda's asynchronous invocation: retries, then the on-failure destination; an event older than
+        MaximumEventAgeInSeconds is not invoked again but sent there (condition EventAgeExceeded)."""
         try:
+            result, condition, attempts = None, "RetriesExhausted", 0
             for attempt in range(1, spec.max_retries + 2):
-                result = self._invoke(spec, event, attempt)
+                if time.time() - queued_at > spec.max_event_age:
+                    condition = "EventAgeExceeded"
+                    break
+                result, attempts = self._invoke(spec, event, attempt), attempt
                 if result.ok:
                     return
                 if attempt <= spec.max_retries:
                     time.sleep(RETRY_DELAYS[min(attempt, len(RETRY_DELAYS)) - 1])
             if spec.on_failure_queue:
-                self._send_on_failure(spec, event, result, spec.max_retries + 1)
+                self._send_on_failure(spec, event, result, attempts, condition)
         finally:
             self._busy_add(-1)
 
@@ -360,7 +405,8 @@ class OfflineCloud:
         self._on_invocation(invocation)
         return result
 
-    def _send_on_failure(self, spec: FunctionSpec, event: dict, result: InvocationResult, attempts: int) -> None:
+    def _send_on_failure(self, spec: FunctionSpec, event: dict, result: InvocationResult | None, attempts: int,
+                         condition: str = "RetriesExhausted") -> None:
         """The record Lambda sends to an on-failure destination when it gives up on an asynchronous event."""
         record = {
             "version": "1.0",
@@ -368,13 +414,14 @@ class OfflineCloud:
             "requestContext": {
                 "requestId": str(uuid.uuid4()),
                 "functionArn": f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{spec.name}:$LATEST",
-                "condition": "RetriesExhausted",
+                "condition": condition,
                 "approximateInvokeCount": attempts,
             },
             "requestPayload": event,
-            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-            "responsePayload": {"errorMessage": result.error, "errorType": result.error_type, "stackTrace": []},
         }
+        if result is not None:  # an event that expired before any attempt has no response
+            record["responseContext"] = {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"}
+            record["responsePayload"] = {"errorMessage": result.error, "errorType": result.error_type, "stackTrace": []}
         self.client("sqs").send_message(QueueUrl=self.queues[spec.on_failure_queue], MessageBody=json.dumps(record))
 
     def _poll_sqs_source(self, lid: str, source: SqsSource) -> None:

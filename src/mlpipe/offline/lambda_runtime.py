@@ -1,31 +1,36 @@
-"""The inside of one function's execution environment: imports the handler once, then serves invocations.
+"""The inside of the offline Lambda: a zygote that imports the layers' libraries once, and the execution
+environments forked from it.
 
-It runs in a process forked from a server that has already imported the libraries every
-function shares (boto3, pandas, Powertools), so a cold start costs only the function's own
-code. Before importing the handler it takes the function's template environment and puts
-its CodeUri and layers first on sys.path, as Lambda puts /var/task and /opt/python.
+This file runs in a Python started with ``-I -S``: the standard library only, nothing of the
+development venv. The zygote puts the stack's layers on its path one after the other and
+imports the libraries they hold (boto3, Powertools, pydantic, then pandas and numpy). Each
+environment forked from it keeps on ``sys.path`` only its function's code and its own layers, and
+forgets every imported module that lives anywhere else: a function that imports a package its
+package and layers lack fails as it would on AWS, while a cold start costs only its own code.
 """
 
 from __future__ import annotations
 
 import importlib
 import io
+import json
 import os
+import signal
+import socket
+import struct
 import sys
 import threading
 import time
 import traceback
 import uuid
 
-# Modules the fork server imports once for every function. Only libraries: the functions' own
-# code and the layer's pipeline_common are imported in each environment, from its own path.
+# Libraries the zygote imports once, each as soon as a layer on its path holds it. Not aws_xray_sdk: its recorder
+# decides at import whether it runs in Lambda (LAMBDA_TASK_ROOT), so it must be imported in the environment.
 PRELOAD = [
-    "boto3", "botocore.session", "numpy", "pandas",
+    "boto3", "botocore.session", "pydantic", "yaml",
     "aws_lambda_powertools.logging", "aws_lambda_powertools.utilities.data_classes",
     "aws_lambda_powertools.utilities.idempotency", "aws_lambda_powertools.utilities.batch",
-    "aws_lambda_powertools.metrics",
-    # Not aws_xray_sdk: its recorder decides at import whether it runs in Lambda (LAMBDA_TASK_ROOT),
-    # so it must be imported in the function's environment.
+    "aws_lambda_powertools.metrics", "numpy", "pandas",
 ]
 
 
@@ -59,28 +64,54 @@ class _LogStream(io.TextIOBase):
         return len(text)
 
 
-def serve(conn, environment: dict[str, str], paths: list[str], handler_name: str) -> None:
-    """Entry point of the environment's process."""
+def _import_error(module_name: str, err: BaseException) -> dict:
+    """awslambdaric's answer when the handler's module cannot be imported."""
+    if isinstance(err, ImportError):
+        return {"errorType": "Runtime.ImportModuleError", "errorMessage": f"Unable to import module '{module_name}': {err}"}
+    return {"errorType": "Runtime.UserCodeSyntaxError" if isinstance(err, SyntaxError) else type(err).__name__,
+            "errorMessage": f"{type(err).__name__}: {err}", "trace": traceback.format_exc()}
+
+
+def _forget_modules_outside(allowed: list[str]) -> None:
+    """Drop imported modules that live outside the function's code, its layers and the standard library."""
+    roots = tuple(os.path.realpath(p) + os.sep for p in allowed)
+    for name, module in list(sys.modules.items()):
+        if name == "__main__":
+            continue  # this runtime itself
+        locations = [getattr(module, "__file__", None)] if getattr(module, "__file__", None) else list(getattr(module, "__path__", []) or [])
+        if locations and not all(os.path.realpath(str(loc)).startswith(roots) for loc in locations):
+            del sys.modules[name]
+
+
+def _max_memory_used() -> int:
+    """Peak resident bytes of this environment, as Lambda's REPORT line's Max Memory Used."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def serve(conn, environment: dict[str, str], paths: list[str], handler_name: str, stdlib: list[str]) -> None:
+    """An execution environment: take the function's environment and path, import its handler, serve invocations."""
     lock = threading.Lock()
+    conn.send(("hello", os.getpid()))
     sys.stdout = sys.stderr = _LogStream(conn, lock)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # native libraries' stray prints do not reach the user's terminal
     os.environ.clear()
     os.environ.update(environment)
     os.chdir(paths[0])
-    site = [p for p in sys.path if "site-packages" in p or p.startswith(sys.base_prefix)]
-    sys.path[:] = [*paths, *site]
-    # The layer's package must come from the layer's path, fresh, even if the process that started
-    # this one had imported the development copy.
-    for name in [m for m in sys.modules if m == "pipeline_common" or m.startswith("pipeline_common.")]:
-        del sys.modules[name]
+    sys.path[:] = [*paths, *stdlib]
+    _forget_modules_outside([*paths, *stdlib])
+    importlib.invalidate_caches()
     module_name, _, function_name = handler_name.rpartition(".")
     started = time.perf_counter()
     try:
         handler = getattr(importlib.import_module(module_name), function_name)
-    except Exception:  # noqa: BLE001 - reported as an init error, like Runtime.ImportModuleError
+    except Exception as err:  # noqa: BLE001 - reported as an init error, as Lambda's runtime does
         with lock:
-            conn.send(("init_error", traceback.format_exc()))
+            conn.send(("init_error", _import_error(module_name, err)))
         return
     with lock:
         conn.send(("ready", time.perf_counter() - started))
@@ -98,5 +129,64 @@ def serve(conn, environment: dict[str, str], paths: list[str], handler_name: str
         except Exception as err:  # noqa: BLE001 - Lambda reports any exception as a function error
             answer = {"ok": False, "error_type": type(err).__name__, "error": str(err), "trace": traceback.format_exc()}
         sys.stdout.flush()
+        answer["max_memory_used"] = _max_memory_used()
         with lock:
             conn.send(("result", answer))
+
+
+# -- the zygotes ----------------------------------------------------------------------------------------------------------
+# A zygote holds the libraries of some layers. Asked for an environment, it forks one; asked for a zygote of more
+# layers, it forks one that imports theirs too. So the [Common] functions' environments hold the CommonLayer's
+# libraries only, while the [Common, Data] ones share pandas, imported once.
+def _recv_request(control: socket.socket) -> tuple[dict, int] | None:
+    message, fds, _, _ = socket.recv_fds(control, 1 << 20, 1)
+    if not message:
+        return None
+    (length,) = struct.unpack("!I", message[:4])
+    return json.loads(message[4:4 + length]), fds[0]
+
+
+def _preload(layers: list[list[str]]) -> None:
+    pending = [name for name in PRELOAD if name not in sys.modules]
+    for layer_paths in layers:
+        sys.path.extend(layer_paths)
+        importlib.invalidate_caches()
+        for name in list(pending):
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                continue  # not in the layers seen so far: perhaps in the next one
+            pending.remove(name)
+
+
+def zygote_loop(control: socket.socket, layers: list[list[str]], stdlib: list[str]) -> None:
+    from multiprocessing.connection import Connection
+
+    _preload(layers)
+    control.sendall(b"ready")
+    while True:
+        request = _recv_request(control)
+        if request is None:
+            os._exit(0)  # the offline cloud has gone
+        spec, fd = request
+        if os.fork() != 0:
+            os.close(fd)
+            continue
+        control.close()
+        try:
+            if spec["kind"] == "zygote":
+                zygote_loop(socket.socket(fileno=fd), spec["layers"], stdlib)
+            else:
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                serve(Connection(fd), spec["environment"], spec["paths"], spec["handler"], stdlib)
+        finally:
+            os._exit(0)
+
+
+def zygote_main(control_fd: int, plan: dict) -> None:
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # environments are reaped as they end; the parent watches them itself
+    zygote_loop(socket.socket(fileno=control_fd), plan["layers"], list(sys.path))
+
+
+if __name__ == "__main__":
+    zygote_main(int(sys.argv[1]), json.loads(sys.argv[2]))

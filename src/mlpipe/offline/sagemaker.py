@@ -77,6 +77,7 @@ class OfflineSageMaker(JobOps, RegistryOps, EndpointOps):
             self._server.server_close()
         for thread in self._threads:
             thread.join(timeout=30)
+        self.stop_containers()
 
     def call(self, operation: str, request: dict) -> dict:
         if self.faults.take_throttle():

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
-from . import xgboost_container
+from .containers import AlgorithmError, Containers, image_name
 from .template import ACCOUNT_ID
 
 
@@ -60,6 +62,8 @@ class SageMakerBase:
         for table in STATE_TABLES:
             setattr(self, table, {})
         self.calls: list[str] = []
+        self.containers = Containers()
+        self._models_on_disk: dict[str, str] = {}
         self._lock = threading.RLock()
         self._threads: list[threading.Thread] = []
 
@@ -84,14 +88,25 @@ class SageMakerBase:
     def busy(self) -> bool:
         return any(thread.is_alive() for thread in self._threads)
 
-    def read_prefix(self, uri: str) -> list[tuple[str, bytes]]:
+    def keys_under(self, uri: str) -> list[str]:
         bucket, _, prefix = uri[len("s3://"):].partition("/")
         keys = []
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             keys += [obj["Key"] for obj in page.get("Contents", []) if not obj["Key"].endswith("/")]
         if not keys:
-            raise xgboost_container.AlgorithmError(f"no data found under {uri}")
-        return [(key, self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()) for key in sorted(keys)]
+            raise AlgorithmError(f"no data found under {uri}")
+        return sorted(keys)
+
+    def download_prefix(self, uri: str, folder: Path) -> list[tuple[str, Path]]:
+        """Every object under an S3 prefix into a folder, keeping the key's path below the prefix (S3Prefix, file mode)."""
+        bucket, _, prefix = uri[len("s3://"):].partition("/")
+        found = []
+        for key in self.keys_under(uri):
+            target = folder / key[len(prefix):].lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.s3.download_file(bucket, key, str(target))
+            found.append((key, target))
+        return found
 
     def read_object(self, uri: str) -> bytes:
         bucket, _, key = uri[len("s3://"):].partition("/")
@@ -101,20 +116,19 @@ class SageMakerBase:
         bucket, _, key = uri[len("s3://"):].partition("/")
         self.s3.put_object(Bucket=bucket, Key=key, Body=body)
 
-    @staticmethod
-    def image_version(image: str) -> str:
-        repository, _, tag = image.rpartition("/")[2].partition(":")
-        if repository != "sagemaker-xgboost":
-            raise xgboost_container.AlgorithmError(f"the offline SageMaker runs only the built-in XGBoost image, not {image}")
-        return tag
+    def predictor(self, container: dict) -> Callable[[bytes], bytes]:
+        """Predict CSV records with a model container, as a real-time endpoint answers (in its image's process)."""
+        image = image_name(container["Image"])
+        with self._lock:
+            path = self._models_on_disk.get(container["ModelDataUrl"])
+            if path is None:
+                handle = tempfile.NamedTemporaryFile(prefix="sagemaker-model-", suffix=".tar.gz", delete=False)
+                handle.write(self.read_object(container["ModelDataUrl"]))
+                handle.close()
+                path = self._models_on_disk[container["ModelDataUrl"]] = handle.name
+        return lambda records: self.containers.call(image, command="invoke", model=path, body=records.decode())["body"].encode()
 
-    def predictor(self, container: dict, realtime: bool = False) -> Callable[[bytes], bytes]:
-        """Predict CSV records with a model container (image and artifact), in this process or with its xgboost release;
-        encoded as batch transform writes them, or as the real-time endpoint answers."""
-        release = xgboost_container.release_of(self.image_version(container["Image"]))
-        archive = self.read_object(container["ModelDataUrl"])
-        command = "serve" if realtime else "transform"
-        if release == xgboost_container.installed_release():
-            booster = xgboost_container.load_model(archive)
-            return lambda records: xgboost_container.transform(booster, records, realtime=realtime)
-        return lambda records: xgboost_container.run_in_release(release, command, data=records, model=archive)
+    def stop_containers(self) -> None:
+        self.containers.stop()
+        for path in self._models_on_disk.values():
+            Path(path).unlink(missing_ok=True)

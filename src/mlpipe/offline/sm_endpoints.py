@@ -104,7 +104,7 @@ class EndpointOps(SageMakerBase):
         (variant,) = self.endpoint_configs[endpoint["EndpointConfigName"]]["ProductionVariants"][:1]
         container = self.models[variant["ModelName"]]["PrimaryContainer"]
         try:
-            answer = self.predictor(container, realtime=True)(body)
+            answer = self.predictor(container)(body)
         except Exception as err:  # noqa: BLE001 - the container's error comes back as a ModelError
             raise ApiError("ModelError", f"Received client error (400) from primary with message \"{err}\"", status=424) from None
         return answer, "text/csv; charset=utf-8", variant["VariantName"]

@@ -7,10 +7,11 @@ write S3 through the offline S3, and every status change is sent to EventBridge 
 
 from __future__ import annotations
 
-import json
 import posixpath
+import tempfile
+from pathlib import Path
 
-from . import xgboost_container
+from .containers import AlgorithmError, image_name, xgboost_release
 from .sm_base import ApiError, SageMakerBase, now
 
 
@@ -50,25 +51,27 @@ class JobOps(SageMakerBase):
         job["TrainingStartTime"] = now()
         try:
             if self.faults.fail_training:
-                raise xgboost_container.AlgorithmError(self.faults.fail_training)
-            release = xgboost_container.release_of(self.image_version(job["AlgorithmSpecification"]["TrainingImage"]))
-            self.releases[name] = release
+                raise AlgorithmError(self.faults.fail_training)
+            image = image_name(job["AlgorithmSpecification"]["TrainingImage"])
+            self.releases[name] = xgboost_release(image)
             channels = {c["ChannelName"]: c for c in job["InputDataConfig"]}
             if "train" not in channels:
-                raise xgboost_container.AlgorithmError("channel 'train' is required")
+                raise AlgorithmError("channel 'train' is required")
             if channels["train"].get("ContentType") != "text/csv":
-                raise xgboost_container.AlgorithmError("the train channel has no ContentType text/csv: the container would read it as libsvm")
-            data = b"".join(body for _, body in self.read_prefix(channels["train"]["DataSource"]["S3DataSource"]["S3Uri"]))
-            hyperparameters = job.get("HyperParameters", {})
-            if release == xgboost_container.installed_release():
-                model = xgboost_container.train(data, hyperparameters)
-            else:
-                model = xgboost_container.run_in_release(release, "train", data=data, hyperparameters=json.dumps(hyperparameters))
+                raise AlgorithmError("the train channel has no ContentType text/csv: the container would read it as libsvm")
             artifact = posixpath.join(job["OutputDataConfig"]["S3OutputPath"].rstrip("/"), name, "output", "model.tar.gz")
-            self.write(artifact, model)
+            # The container's folders, as SageMaker maps them: /opt/ml/input/data/<channel>/, /opt/ml/model/
+            with tempfile.TemporaryDirectory(prefix="sagemaker-training-") as root:
+                channel = Path(root, "input", "data", "train")
+                self.download_prefix(channels["train"]["DataSource"]["S3DataSource"]["S3Uri"], channel)
+                model = Path(root, "model", "model.tar.gz")
+                model.parent.mkdir(parents=True)
+                self.containers.call(image, command="train", channel=str(channel), hyperparameters=job.get("HyperParameters", {}),
+                                     model_out=str(model))
+                self.write(artifact, model.read_bytes())
             job.update(TrainingJobStatus="Completed", SecondaryStatus="Completed", ModelArtifacts={"S3ModelArtifacts": artifact})
         except Exception as err:  # noqa: BLE001 - any error ends the job Failed, as on SageMaker
-            reason = f"AlgorithmError: {err}" if isinstance(err, xgboost_container.AlgorithmError) else f"ClientError: {err}"
+            reason = f"AlgorithmError: {err}" if isinstance(err, AlgorithmError) else f"ClientError: {err}"
             job.update(TrainingJobStatus="Failed", SecondaryStatus="Failed", FailureReason=reason)
         job["TrainingEndTime"] = job["LastModifiedTime"] = now()
         job["TrainingTimeInSeconds"] = job["BillableTimeInSeconds"] = max(1, round(job["TrainingEndTime"] - job["TrainingStartTime"]))
@@ -135,20 +138,24 @@ class JobOps(SageMakerBase):
         job["TransformStartTime"] = now()
         try:
             if self.faults.fail_transform:
-                raise xgboost_container.AlgorithmError(self.faults.fail_transform)
+                raise AlgorithmError(self.faults.fail_transform)
             container = self.models[job["ModelName"]]["PrimaryContainer"]
-            self.releases[name] = xgboost_container.release_of(self.image_version(container["Image"]))
+            image = image_name(container["Image"])
+            self.releases[name] = xgboost_release(image)
             transform_input = job["TransformInput"]
             if transform_input.get("ContentType") != "text/csv" or transform_input.get("SplitType") != "Line":
-                raise xgboost_container.AlgorithmError("the offline transform supports ContentType text/csv with SplitType Line")
-            predict = self.predictor(container)
-            # Batch transform writes <S3OutputPath>/<input file name>.out, and only once the whole file succeeded.
-            outputs = []
-            for input_key, body in self.read_prefix(transform_input["DataSource"]["S3DataSource"]["S3Uri"]):
-                out_uri = posixpath.join(job["TransformOutput"]["S3OutputPath"].rstrip("/"), posixpath.basename(input_key) + ".out")
-                outputs.append((out_uri, predict(body)))
-            for out_uri, predictions in outputs:
-                self.write(out_uri, predictions)
+                raise AlgorithmError("the offline transform supports ContentType text/csv with SplitType Line")
+            output = job["TransformOutput"]["S3OutputPath"].rstrip("/")
+            with tempfile.TemporaryDirectory(prefix="sagemaker-transform-") as root:
+                model = Path(root, "model.tar.gz")
+                model.write_bytes(self.read_object(container["ModelDataUrl"]))
+                inputs = self.download_prefix(transform_input["DataSource"]["S3DataSource"]["S3Uri"], Path(root, "input"))
+                files = [(str(path), str(Path(root, "output", f"{index}.out"))) for index, (_, path) in enumerate(inputs)]
+                Path(root, "output").mkdir()
+                self.containers.call(image, command="transform", model=str(model), files=files)
+                # Batch transform writes <S3OutputPath>/<input file name>.out, and only once every file succeeded.
+                for (key, _), (_, out) in zip(inputs, files):
+                    self.write(f"{output}/{posixpath.basename(key)}.out", Path(out).read_bytes())
             job["TransformJobStatus"] = "Completed"
         except Exception as err:  # noqa: BLE001
             job.update(TransformJobStatus="Failed", FailureReason=f"AlgorithmError: {err}")

@@ -10,17 +10,24 @@ are left out. Nothing here restates a route.
 from __future__ import annotations
 
 import copy
+import dataclasses
+import hashlib
+import json
 import logging
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from samcli.lib.intrinsic_resolver.intrinsic_property_resolver import IntrinsicResolver
-from samcli.lib.intrinsic_resolver.intrinsics_symbol_table import IntrinsicsSymbolTable
-from samcli.yamlhelper import yaml_parse
-
 ACCOUNT_ID = "123456789012"  # moto's default account
 DEFAULT_TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
+# Translating and resolving the template takes a second and a half (SAM's translator and resolver); the result
+# depends only on the template, the parameters, the region and the stack's name, so it is kept per venv.
+CACHE = Path(sys.prefix) / "mlpipe-stack-cache"
+URL_PLACEHOLDER = "{offline-function-url:%s}"
+# The resources the offline cloud creates or reads; the others (roles, alarms, the dashboard) keep only their type.
+OFFLINE_TYPES = {"AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::DynamoDB::Table", "AWS::Lambda::Function",
+                 "AWS::Events::Rule", "AWS::Lambda::EventSourceMapping", "AWS::Lambda::EventInvokeConfig", "AWS::Lambda::Url"}
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,7 @@ class FunctionSpec:
     routes: tuple[Route, ...]
     sqs_sources: tuple[SqsSource, ...] = ()
     max_retries: int = 2  # Lambda's default for asynchronous invocations
+    max_event_age: int = 21600  # seconds an asynchronous event may wait before it is sent to the on-failure destination
     on_failure_queue: str | None = None  # on-failure destination of asynchronous invocations
     url_auth: str | None = None  # AuthType of the function's URL, if it has one
     layers: tuple[str, ...] = ()  # the template's logical ids of its layers, in order
@@ -56,17 +64,17 @@ class FunctionSpec:
 
 @dataclass
 class Stack:
+    """The stack as the offline cloud creates it: resources with their properties resolved, and the functions."""
+
     name: str
     region: str
     template_path: Path
-    resources: dict  # the translated template's resources that exist (their Condition holds)
+    resources: dict  # logical id -> {"Type", "Properties" (resolved)} of the resources whose Condition holds
     physical_names: dict[str, str]
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     parameters: dict[str, str] = field(default_factory=dict)
-    resolver: IntrinsicResolver | None = None
-    outputs_template: dict = field(default_factory=dict)
-    symbols: dict = field(default_factory=dict)
-    conditions: dict = field(default_factory=dict)
+    resolved_outputs: dict[str, str] = field(default_factory=dict)
+    function_urls: dict[str, str] = field(default_factory=dict)
 
     def resources_of_type(self, resource_type: str) -> list[str]:
         return [lid for lid, res in self.resources.items() if res.get("Type") == resource_type]
@@ -74,25 +82,42 @@ class Stack:
     def name_of(self, logical_id: str) -> str:
         return self.physical_names[logical_id]
 
+    def properties(self, logical_id: str) -> dict:
+        """A resource's Properties with intrinsics resolved to the offline names."""
+        return self.resources[logical_id].get("Properties", {})
+
     def set_function_url(self, function_id: str, url: str) -> None:
         """The offline address of a function's URL, as Fn::GetAtt <Function>Url.FunctionUrl answers it."""
-        self.symbols[f"{function_id}Url"]["FunctionUrl"] = url
+        self.function_urls[function_id] = url
 
     def outputs(self) -> dict[str, str]:
         """The template's Outputs whose Condition holds, resolved to the offline names (what DescribeStacks would list)."""
-        names = [n for n, o in self.outputs_template.items() if self.condition(o.get("Condition"))]
-        # Resolved as a list: the resolver would also resolve dict keys that happen to be logical ids.
-        values = self.resolver.resolve_attribute({"values": [self.outputs_template[n]["Value"] for n in names]})["values"]
-        return {name: str(value) for name, value in zip(names, values)}
+        values = {}
+        for name, value in self.resolved_outputs.items():
+            for function_id, url in self.function_urls.items():
+                value = value.replace(URL_PLACEHOLDER % function_id, url)
+            values[name] = value
+        return values
 
-    def properties(self, logical_id: str) -> dict:
-        """A resource's Properties with intrinsics resolved to the offline names."""
-        return self.resolver.resolve_attribute(self.resources[logical_id].get("Properties", {}))
+    # -- the cache --------------------------------------------------------------------------------------------------
+    def to_json(self) -> str:
+        functions = {lid: {**dataclasses.asdict(spec), "code_dir": str(spec.code_dir), "layer_dirs": [str(d) for d in spec.layer_dirs]}
+                     for lid, spec in self.functions.items()}
+        return json.dumps({"name": self.name, "region": self.region, "template_path": str(self.template_path),
+                           "resources": self.resources, "physical_names": self.physical_names, "functions": functions,
+                           "parameters": self.parameters, "resolved_outputs": self.resolved_outputs}, default=str)
 
-    def condition(self, name: str | None) -> bool:
-        if name is None:
-            return True
-        return bool(self.resolver.resolve_attribute({"condition": self.conditions[name]})["condition"])
+    @classmethod
+    def from_json(cls, text: str) -> "Stack":
+        doc = json.loads(text)
+        functions = {}
+        for lid, spec in doc["functions"].items():
+            spec.update(code_dir=Path(spec["code_dir"]), layer_dirs=tuple(Path(d) for d in spec["layer_dirs"]),
+                        routes=tuple(Route(**r) for r in spec["routes"]), sqs_sources=tuple(SqsSource(**q) for q in spec["sqs_sources"]),
+                        layers=tuple(spec["layers"]))
+            functions[lid] = FunctionSpec(**spec)
+        return cls(doc["name"], doc["region"], Path(doc["template_path"]), doc["resources"], doc["physical_names"], functions,
+                   doc["parameters"], doc["resolved_outputs"])
 
 
 class _NoManagedPolicies:
@@ -173,9 +198,44 @@ def load_stack(
     parameter_overrides: dict[str, str] | None = None,
 ) -> Stack:
     template_path = Path(template_path).resolve()
-    template = yaml_parse(template_path.read_text())
+    text = template_path.read_text()
+    key = hashlib.sha256(json.dumps([text, str(template_path), stack_name, region, sorted((parameter_overrides or {}).items()),
+                                     Path(__file__).read_text()]).encode()).hexdigest()[:32]
+    cached = CACHE / f"{key}.json"
+    if cached.is_file():
+        return Stack.from_json(cached.read_text())
+    stack = build_stack(template_path, text, stack_name, region, parameter_overrides)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_text(stack.to_json())
+    partial.replace(cached)  # atomic: a concurrent reader sees all of it or nothing
+    return stack
+
+
+def parse_template(text: str) -> dict:
+    """The template as SAM CLI reads it (short-form intrinsics as their Fn:: maps, timestamps as text), with a loader
+    of its own: samcli's yaml_parse installs those constructors on PyYAML's SafeLoader for the whole process, so
+    every later yaml.safe_load would return OrderedDicts that yaml.safe_dump cannot write."""
+    import yaml
+    from samcli.yamlhelper import intrinsics_multi_constructor
+
+    class TemplateLoader(yaml.SafeLoader):
+        pass
+
+    TemplateLoader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
+    TemplateLoader.add_multi_constructor("!", intrinsics_multi_constructor)
+    return yaml.load(text, Loader=TemplateLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def build_stack(template_path: Path, text: str, stack_name: str, region: str, parameter_overrides: dict[str, str] | None) -> Stack:
+    from samcli.lib.intrinsic_resolver.intrinsic_property_resolver import IntrinsicResolver
+    from samcli.lib.intrinsic_resolver.intrinsics_symbol_table import IntrinsicsSymbolTable
+    template = parse_template(text)
     parameters = {name: str(spec.get("Default")) for name, spec in template.get("Parameters", {}).items() if "Default" in spec}
     parameters.update(parameter_overrides or {})
+    from .parameters import check
+
+    check(template, parameters)  # what CloudFormation refuses is refused here, before anything starts
     translated, code_dirs, layers = translate(template, parameters, region)
     resources = translated.get("Resources", {})
 
@@ -192,21 +252,32 @@ def load_stack(
         arn = _arn(res.get("Type", ""), physical[lid], region)
         # Ref of a topic is its ARN; of most other resources, their name.
         symbols[lid] = {"Ref": arn if res.get("Type") == "AWS::SNS::Topic" else physical[lid], "Arn": arn,
-                        "QueueName": physical[lid], "FunctionUrl": ""}
+                        "QueueName": physical[lid], "FunctionUrl": URL_PLACEHOLDER % lid.removesuffix("Url")}
     resolver = IntrinsicResolver(template=translated, symbol_resolver=IntrinsicsSymbolTable(template=translated,
                                                                                            logical_id_translator=symbols))
-    stack = Stack(stack_name, region, template_path, resources, physical, parameters=parameters, resolver=resolver,
-                  outputs_template=translated.get("Outputs", {}), symbols=symbols, conditions=translated.get("Conditions", {}))
-    stack.resources = {lid: res for lid, res in resources.items() if stack.condition(res.get("Condition"))}
+    conditions = translated.get("Conditions", {})
+
+    def holds(condition: str | None) -> bool:
+        return condition is None or bool(resolver.resolve_attribute({"condition": conditions[condition]})["condition"])
+
+    def resolved(value):
+        return resolver.resolve_attribute({"value": value})["value"]  # wrapped: dict keys that are logical ids stay keys
+
+    existing = {lid: res for lid, res in resources.items() if holds(res.get("Condition"))}
+    outputs = {name: str(resolved(output["Value"])) for name, output in translated.get("Outputs", {}).items()
+               if holds(output.get("Condition"))}
+    stack = Stack(stack_name, region, template_path,
+                  {lid: {"Type": res["Type"], "Properties": resolved(res.get("Properties", {})) if res["Type"] in OFFLINE_TYPES else {}}
+                   for lid, res in existing.items()},
+                  physical, parameters=parameters, resolved_outputs=outputs)
     by_function: dict[str, dict] = {lid: {"routes": [], "sqs": [], "invoke": {}, "url": None}
-                                    for lid in stack.resources_of_type("AWS::Lambda::Function")}
-    for lid, res in stack.resources.items():
+                                    for lid, res in existing.items() if res["Type"] == "AWS::Lambda::Function"}
+    for lid, res in existing.items():
         props = res.get("Properties", {})
         if res["Type"] == "AWS::Events::Rule":
             for target in props.get("Targets", []):
                 if _ref_of(target["Arn"]) in by_function:
-                    pattern = resolver.resolve_attribute(props["EventPattern"])
-                    by_function[_ref_of(target["Arn"])]["routes"].append(Route(physical[lid][:64], pattern))
+                    by_function[_ref_of(target["Arn"])]["routes"].append(Route(physical[lid][:64], stack.properties(lid)["EventPattern"]))
         elif res["Type"] == "AWS::Lambda::EventSourceMapping" and _ref_of(props["FunctionName"]) in by_function:
             source = stack.properties(lid)
             by_function[_ref_of(props["FunctionName"])]["sqs"].append(SqsSource(
@@ -220,7 +291,7 @@ def load_stack(
     for lid, found in by_function.items():
         props = stack.properties(lid)
         on_failure = ((found["invoke"].get("DestinationConfig") or {}).get("OnFailure") or {})
-        layer_ids = [layers[_ref_of(layer)] for layer in stack.resources[lid]["Properties"].get("Layers", [])]
+        layer_ids = [layers[_ref_of(layer)] for layer in existing[lid]["Properties"].get("Layers", [])]
         stack.functions[lid] = FunctionSpec(
             logical_id=lid,
             name=physical[lid],
@@ -234,6 +305,7 @@ def load_stack(
             routes=tuple(found["routes"]),
             sqs_sources=tuple(found["sqs"]),
             max_retries=int(found["invoke"].get("MaximumRetryAttempts", 2)),
+            max_event_age=int(found["invoke"].get("MaximumEventAgeInSeconds", 21600)),
             on_failure_queue=_name_from_arn(on_failure["Destination"]) if on_failure.get("Destination") else None,
             url_auth=found["url"],
         )

@@ -1,54 +1,30 @@
-"""What the SageMaker built-in XGBoost container does with CSV data, done with the same xgboost release.
+"""What the SageMaker built-in XGBoost container does with CSV data, run in that container version's environment.
 
-Contract (aws/sagemaker-xgboost-container, SageMaker XGBoost docs): the training channel
-is CSV with the label in the first column and no header; ``num_round`` is the number of
-boosting rounds and every other hyperparameter goes to xgboost; the model is saved as a
-file named ``xgboost-model`` inside ``model.tar.gz``. Batch transform reads CSV records
-without a label and answers one prediction per record.
+Contract (aws/sagemaker-xgboost-container, SageMaker XGBoost docs): the training channel is CSV
+with the label in the first column and no header, every file of the channel's folder read;
+``num_round`` is the number of boosting rounds and every other hyperparameter goes to xgboost;
+the model is saved as a file named ``xgboost-model`` inside ``model.tar.gz``. Batch transform
+reads CSV records without a label and writes ``str`` of each record's prediction on a line of its
+own; a real-time endpoint answering text/csv writes the rows with a CSV writer.
+
+This file runs as the container's process: a Python started with ``-I -S`` and the image's
+packages (``<venv>/sagemaker-images/<image>``) on its path, nothing of the development venv.
 """
 
 from __future__ import annotations
 
-import argparse
 import io
-import json
-import os
-import subprocess
+import socket
 import sys
 import tarfile
-import tempfile
+import traceback
 from pathlib import Path
 
-import numpy as np
-
-# The xgboost release inside each container version (aws/sagemaker-xgboost-container, docker/<version>/base/Dockerfile.cpu).
-CONTAINER_XGBOOST = {"1.7-1": "1.7.4", "3.0-5": "3.0.5"}
 MODEL_FILE = "xgboost-model"
-# Releases other than the venv's own, installed by `make venv` (never at run time), one folder each.
-RELEASES_HOME = Path(sys.prefix) / "xgboost-releases"
 
 
 class AlgorithmError(Exception):
     """The job fails with this message as its FailureReason."""
-
-
-def _xgboost():
-    import xgboost  # late: importing it takes a second, and the CLI needs it only once a job runs
-
-    return xgboost
-
-
-def release_of(container_version: str) -> str:
-    release = CONTAINER_XGBOOST.get(container_version)
-    if release is None:
-        raise AlgorithmError(f"no offline trainer for sagemaker-xgboost:{container_version}; known: {sorted(CONTAINER_XGBOOST)}")
-    return release
-
-
-def installed_release() -> str:
-    from importlib.metadata import version
-
-    return version("xgboost")
 
 
 def _parse_value(text: str):
@@ -60,40 +36,63 @@ def _parse_value(text: str):
     return text
 
 
-def _read_csv(data: bytes, what: str) -> np.ndarray:
+def read_csv(data: bytes | Path, what: str):
     """Numeric CSV without a header; an empty field is a missing value, as the container reads it."""
     import pandas as pd
 
-    if not data.strip():
+    if (data.stat().st_size == 0 if isinstance(data, Path) else not data.strip()):
         raise AlgorithmError(f"{what} is empty")
     try:
-        return pd.read_csv(io.BytesIO(data), header=None, dtype=float).to_numpy()
+        return pd.read_csv(data if isinstance(data, Path) else io.BytesIO(data), header=None, dtype=float).to_numpy()
     except (ValueError, pd.errors.ParserError) as err:
         raise AlgorithmError(f"{what} is not numeric CSV without header: {err}") from None
 
 
-def train(channel_data: bytes, hyperparameters: dict[str, str]) -> bytes:
-    """Train on the 'train' channel; return the bytes of model.tar.gz."""
+def _channel(channel: Path):
+    import numpy as np
+
+    files = sorted(p for p in channel.rglob("*") if p.is_file())
+    if not files:
+        raise AlgorithmError(f"no data in the train channel ({channel})")
+    return np.vstack([read_csv(p, "train channel") for p in files])
+
+
+def train_booster(table, hyperparameters: dict[str, str]):
+    """Train on a table whose first column is the label, as the container's algorithm mode does."""
+    import numpy as np
+    import xgboost
+
     params = {k: _parse_value(v) for k, v in hyperparameters.items()}
     if "num_round" not in params:
         raise AlgorithmError("Missing required hyperparameter: num_round")
     num_round = int(params.pop("num_round"))
-    table = _read_csv(channel_data, "train channel")
     labels, features = table[:, 0], table[:, 1:]
-    if params.get("objective", "").startswith("binary:") and not np.isin(labels, (0, 1)).all():
+    if str(params.get("objective", "")).startswith("binary:") and not np.isin(labels, (0, 1)).all():
         raise AlgorithmError("label must be in [0,1] for logistic regression")
-    xgboost = _xgboost()
-    booster = xgboost.train(params, xgboost.DMatrix(features, label=labels), num_boost_round=num_round)
+    return xgboost.train(params, xgboost.DMatrix(features, label=labels), num_boost_round=num_round)
+
+
+def model_archive(booster) -> bytes:
+    """model.tar.gz holding the booster as xgboost-model."""
+    import tempfile
+
     with tempfile.TemporaryDirectory() as tmp:
-        model_path = Path(tmp) / MODEL_FILE
-        booster.save_model(str(model_path))
+        path = Path(tmp) / MODEL_FILE
+        booster.save_model(str(path))
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-            archive.add(model_path, arcname=MODEL_FILE)
+            archive.add(path, arcname=MODEL_FILE)
     return buffer.getvalue()
 
 
+def train(channel_data: bytes, hyperparameters: dict[str, str]) -> bytes:
+    """Train on the bytes of a 'train' channel; return the bytes of model.tar.gz."""
+    return model_archive(train_booster(read_csv(channel_data, "train channel"), hyperparameters))
+
+
 def load_model(model_tar_gz: bytes):
+    import xgboost
+
     try:
         with tarfile.open(fileobj=io.BytesIO(model_tar_gz), mode="r:gz") as archive:
             raw = bytearray(archive.extractfile(MODEL_FILE).read())
@@ -101,94 +100,67 @@ def load_model(model_tar_gz: bytes):
         raise AlgorithmError(f"model.tar.gz holds no {MODEL_FILE}") from None
     except tarfile.TarError as err:
         raise AlgorithmError(f"the model artifact is not a readable tar.gz: {err}") from None
-    booster = _xgboost().Booster()
+    booster = xgboost.Booster()
     booster.load_model(raw)
     return booster
 
 
 def transform(booster, records: bytes, realtime: bool = False) -> bytes:
-    """One prediction per input line. Batch mode writes ``str`` of each row's prediction: a number for binary:logistic
-    and regression, a list such as ``[0.1, 0.2, 0.7]`` for multi:softprob. A real-time endpoint answering text/csv
-    writes the rows with a CSV writer instead: ``0.1,0.2,0.7``."""
-    features = _read_csv(records, "transform input")
+    """One prediction per input line: ``str`` of each row's prediction in batch mode (a number, or a list such as
+    ``[0.1, 0.2, 0.7]`` for multi:softprob); comma-separated values per row for a real-time endpoint."""
+    import xgboost
+
+    features = read_csv(records, "transform input")
     if booster.num_features() != features.shape[1]:
         raise AlgorithmError(
             f"Feature shape mismatch: the model expects {booster.num_features()} columns, the input has {features.shape[1]}"
         )
-    predictions = booster.predict(_xgboost().DMatrix(features))
+    predictions = booster.predict(xgboost.DMatrix(features))
     if realtime:
         rows = predictions.reshape(len(predictions), -1)
         return "".join(",".join(str(value) for value in row) + "\n" for row in rows).encode()
     return ("\n".join(map(str, predictions.tolist())) + "\n").encode()
 
 
-# -- other container versions: the job runs in a process with that version's xgboost release -------------
-def _package(release: str) -> str:
-    # The CPU-only wheel of xgboost 2 and later has the same Python API and model format.
-    return f"xgboost-cpu=={release}" if int(release.split(".")[0]) >= 2 else f"xgboost=={release}"
+# -- the container's process ---------------------------------------------------------------------------------------------
+def handle(request: dict) -> dict:
+    """One job step, with the container's folders as SageMaker maps them (temporary folders offline)."""
+    if request["command"] == "train":
+        table = _channel(Path(request["channel"]))
+        archive = model_archive(train_booster(table, request["hyperparameters"]))
+        Path(request["model_out"]).write_bytes(archive)
+        return {"rows": len(table)}
+    booster = load_model(Path(request["model"]).read_bytes())
+    if request["command"] == "transform":
+        for source, target in request["files"]:
+            Path(target).write_bytes(transform(booster, Path(source).read_bytes()))
+        return {"files": len(request["files"])}
+    if request["command"] == "invoke":
+        return {"body": transform(booster, request["body"].encode(), realtime=True).decode()}
+    raise AlgorithmError(f"unknown command {request['command']!r}")
 
 
-def release_dir(release: str) -> Path:
-    """The folder holding exactly this xgboost release, as `make venv` installed it."""
-    target = RELEASES_HOME / release
-    if not (target / ".complete").exists():
-        raise AlgorithmError(f"xgboost {release} is not installed in {RELEASES_HOME}: run `make venv`")
-    return target
+def worker_main(fd: int) -> None:
+    from multiprocessing.connection import Connection
 
+    import xgboost  # noqa: F401 - imported at start: the first job should not wait for it
 
-def install_releases() -> list[str]:
-    """Install every release the offline trainer runs that the venv does not hold itself (the Makefile's step)."""
-    installed = []
-    for release in sorted(set(CONTAINER_XGBOOST.values()) - {installed_release()}):
-        target = RELEASES_HOME / release
-        if (target / ".complete").exists():
-            continue
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), _package(release)],
-                       check=True)
-        (target / ".complete").write_text(release)
-        installed.append(release)
-    return installed
-
-
-def run_in_release(release: str, command: str, **files: bytes | str) -> bytes:
-    """Run train or transform in a process whose xgboost is ``release``; return the output file's bytes."""
-    with tempfile.TemporaryDirectory() as tmp:
-        args = [sys.executable, "-m", "mlpipe.offline.xgboost_container", command, "--release", release, "--out", f"{tmp}/out"]
-        for name, content in files.items():
-            path = Path(tmp) / name
-            path.write_bytes(content if isinstance(content, bytes) else content.encode())
-            args += [f"--{name}", str(path)]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(release_dir(release)), os.environ.get("PYTHONPATH", "")])}
-        result = subprocess.run(args, capture_output=True, text=True, env=env)
-        if result.returncode != 0:
-            raise AlgorithmError(result.stderr.strip().splitlines()[-1] if result.stderr.strip() else f"exit code {result.returncode}")
-        return (Path(tmp) / "out").read_bytes()
-
-
-def _main() -> None:
-    parser = argparse.ArgumentParser(description="one train or transform step of the offline container, or the install step")
-    parser.add_argument("command", choices=["train", "transform", "serve", "install-releases"])
-    parser.add_argument("--release")
-    parser.add_argument("--out")
-    parser.add_argument("--data")
-    parser.add_argument("--hyperparameters")
-    parser.add_argument("--model")
-    args = parser.parse_args()
-    if args.command == "install-releases":
-        print(f"xgboost releases in {RELEASES_HOME}: installed {install_releases() or 'nothing new'}")
-        return
-    if _xgboost().__version__ != args.release:
-        raise SystemExit(f"AlgorithmError: expected xgboost {args.release}, loaded {_xgboost().__version__}")
-    data = Path(args.data).read_bytes()
-    try:
-        if args.command == "train":
-            output = train(data, json.loads(Path(args.hyperparameters).read_text()))
-        else:
-            output = transform(load_model(Path(args.model).read_bytes()), data, realtime=args.command == "serve")
-    except AlgorithmError as err:
-        raise SystemExit(f"AlgorithmError: {err}") from None
-    Path(args.out).write_bytes(output)
+    connection = Connection(fd)
+    connection.send(("ready", xgboost.__version__))
+    while True:
+        try:
+            request = connection.recv()
+        except EOFError:
+            return
+        try:
+            connection.send(("ok", handle(request)))
+        except AlgorithmError as err:
+            connection.send(("error", f"AlgorithmError: {err}"))
+        except Exception as err:  # noqa: BLE001 - the job fails with the container's error as its reason
+            connection.send(("error", f"AlgorithmError: {type(err).__name__}: {err}\n{traceback.format_exc()[-1500:]}"))
 
 
 if __name__ == "__main__":
-    _main()
+    # argv: the connection's file descriptor, then the image's package folder
+    sys.path[:0] = [sys.argv[2]]
+    worker_main(socket.socket(fileno=int(sys.argv[1])).detach())

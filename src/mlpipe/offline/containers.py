@@ -1,0 +1,171 @@
+"""The SageMaker images the offline SageMaker runs, each as processes with that image's own packages.
+
+An image is a requirements file in ``images/`` (the xgboost release of the container version, and
+numpy, pandas and scipy near the image's own). `make venv` installs each into
+``<venv>/sagemaker-images/<image>``; a job runs in a process started with ``-I -S`` and only that
+folder on its path: the container's xgboost and nothing of the development venv (no scikit-learn,
+which xgboost would otherwise import at start, a second and more). Nothing is installed at run time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from . import xgboost_container
+from .workers import clean_environment
+
+IMAGES = Path(__file__).resolve().parent / "images"
+INSTALL_HOME = Path(sys.prefix) / "sagemaker-images"
+STAMP = ".requirements-sha256"
+AlgorithmError = xgboost_container.AlgorithmError
+
+
+def image_name(image_uri: str) -> str:
+    """sagemaker-xgboost-3.0-5 from <account>.dkr.ecr.<region>.amazonaws.com/sagemaker-xgboost:3.0-5."""
+    repository, _, tag = image_uri.rpartition("/")[2].partition(":")
+    if repository != "sagemaker-xgboost":
+        raise AlgorithmError(f"the offline SageMaker runs only the built-in XGBoost image, not {image_uri}")
+    return f"{repository}-{tag}"
+
+
+def known_images() -> list[str]:
+    return sorted(p.stem for p in IMAGES.glob("*.txt"))
+
+
+def requirements(image: str) -> Path:
+    path = IMAGES / f"{image}.txt"
+    if not path.is_file():
+        raise AlgorithmError(f"no offline container for {image}; known: {', '.join(known_images())}")
+    return path
+
+
+def xgboost_release(image: str) -> str:
+    for line in requirements(image).read_text().splitlines():
+        if line.startswith(("xgboost==", "xgboost-cpu==")):
+            return line.split("==", 1)[1].strip()
+    raise AlgorithmError(f"{requirements(image)} names no xgboost release")
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes() + sys.version.encode()).hexdigest()
+
+
+def site_dir(image: str) -> Path:
+    target = INSTALL_HOME / image
+    stamp = target / STAMP
+    if not stamp.is_file() or stamp.read_text() != _digest(requirements(image)):
+        raise AlgorithmError(f"the packages of {image} are not installed in {target} (or have changed): run `make venv`")
+    return target
+
+
+def install() -> list[str]:
+    """Install every image's packages that is not installed yet (the Makefile's step)."""
+    installed = []
+    for image in known_images():
+        target, wanted = INSTALL_HOME / image, _digest(requirements(image))
+        if (target / STAMP).is_file() and (target / STAMP).read_text() == wanted:
+            continue
+        shutil.rmtree(target, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-warn-conflicts", "--target", str(target), "-r", str(requirements(image))],
+                       check=True)
+        (target / STAMP).write_text(wanted)
+        installed.append(image)
+    return installed
+
+
+class ContainerProcess:
+    """One process of an image: it imports xgboost at start, then runs job steps one at a time."""
+
+    def __init__(self, image: str):
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.image = image
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-S", xgboost_container.__file__, str(theirs.fileno()), str(site_dir(image))],
+            pass_fds=[theirs.fileno()], env=clean_environment(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True,
+        )
+        theirs.close()
+        self._conn = Connection(mine.detach())
+        self._ready = False
+
+    def call(self, **request) -> dict:
+        if not self._ready:
+            message = self._receive()
+            if message[0] != "ready":
+                raise AlgorithmError(f"the {self.image} container did not start: {message[1]}")
+            self._ready = True
+        self._conn.send(request)
+        kind, answer = self._receive()
+        if kind == "error":
+            raise AlgorithmError(answer.removeprefix("AlgorithmError: "))
+        return answer
+
+    def _receive(self) -> tuple:
+        try:
+            return self._conn.recv()
+        except (EOFError, OSError):
+            code = self.process.wait()
+            errors = self.process.stderr.read()[-1500:] if self.process.stderr else ""
+            reason = "out of memory" if code == -9 else f"exit code {code}"
+            raise AlgorithmError(f"the {self.image} container's process ended ({reason}): {errors.strip()}") from None
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        self._conn.close()
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+class Containers:
+    """Warm processes per image, reused between jobs, started on demand (one per job running at once)."""
+
+    def __init__(self):
+        self._idle: dict[str, queue.SimpleQueue[ContainerProcess]] = {}
+        self._all: list[ContainerProcess] = []
+        self._lock = threading.Lock()
+
+    def prewarm(self, image: str) -> None:
+        self._put(self._start(image))
+
+    def _start(self, image: str) -> ContainerProcess:
+        process = ContainerProcess(image)
+        with self._lock:
+            self._all.append(process)
+        return process
+
+    def _put(self, process: ContainerProcess) -> None:
+        with self._lock:
+            self._idle.setdefault(process.image, queue.SimpleQueue()).put(process)
+
+    def call(self, image: str, **request) -> dict:
+        with self._lock:
+            idle = self._idle.setdefault(image, queue.SimpleQueue())
+        try:
+            process = idle.get_nowait()
+        except queue.Empty:
+            process = self._start(image)
+        try:
+            return process.call(**request)
+        finally:
+            if process.alive():
+                self._put(process)
+
+    def stop(self) -> None:
+        with self._lock:
+            for process in self._all:
+                process.stop()
+
+
+if __name__ == "__main__":
+    print(f"SageMaker images in {INSTALL_HOME}: installed {install() or 'nothing new'}")

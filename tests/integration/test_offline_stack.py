@@ -1,0 +1,66 @@
+"""The offline stack as CloudFormation would create it: SAM's own translation of Globals, CloudFormation's
+parameter checks and Rules."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from mlpipe.offline import parameters
+from mlpipe.offline.template import load_stack
+
+
+def test_globals_are_merged_as_sam_merges_them():
+    """FailureFunction sets its own EventInvokeConfig destination; SAM deep-merges the rest of Globals' map into it."""
+    stack = load_stack()
+    failure = stack.functions["FailureFunction"]
+    assert failure.max_event_age == 21600 and failure.max_retries == 2  # from Globals, kept beside its own destination
+    assert failure.on_failure_queue == stack.name_of("UnhandledFailureQueue")
+    assert stack.functions["TrainFunction"].on_failure_queue == stack.name_of("FunctionFailureQueue")
+    assert {spec.layers[0] for spec in stack.functions.values()} == {"CommonLayer"}  # Globals' layer comes first everywhere
+    assert stack.functions["PreprocessFunction"].layers == ("CommonLayer", "DataLayer", "SpecsLayer")
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"NumRound": "0"}, "Parameter 'NumRound' must be a number not less than 1"),
+    ({"XGBoostVersion": "0.90-1"}, "Parameter 'XGBoostVersion' must be one of AllowedValues"),
+    ({"JobNamePrefix": "Upper"}, "Parameter 'JobNamePrefix' must match pattern"),
+    ({"NoSuchParameter": "1"}, "Parameters: [NoSuchParameter] do not exist in the template"),
+])
+def test_values_cloudformation_refuses_are_refused_offline(overrides, message):
+    with pytest.raises(parameters.ParameterError) as raised:
+        load_stack(parameter_overrides=overrides)
+    assert message in str(raised.value)
+
+
+def test_rules_evaluate_conditions_and_assertions():
+    template = {"Parameters": {"Memory": {"Type": "Number"}, "Input": {"Type": "Number"}},
+                "Rules": {"Fits": {"RuleCondition": {"Fn::Equals": [{"Ref": "Memory"}, "1024"]},
+                                   "Assertions": [{"Assert": {"Fn::Contains": [["10", "20"], {"Ref": "Input"}]},
+                                                   "AssertDescription": "Input too large for Memory"}]}}}
+    parameters.check(template, {"Memory": "1024", "Input": "20"})
+    parameters.check(template, {"Memory": "2048", "Input": "500"})  # the rule's condition does not hold
+    with pytest.raises(parameters.ParameterError, match="Input too large for Memory"):
+        parameters.check(template, {"Memory": "1024", "Input": "30"})
+
+
+def test_the_template_ties_the_largest_input_to_the_data_functions_memory():
+    with pytest.raises(parameters.ParameterError, match="MaxInputMegabytes above 125 does not fit a 1024 MB function"):
+        load_stack(parameter_overrides={"MaxInputMegabytes": "250"})
+    stack = load_stack(parameter_overrides={"MaxInputMegabytes": "250", "DataFunctionMemoryMB": "2048"})
+    for name in ("PreprocessFunction", "ScoreFunction"):
+        assert stack.functions[name].memory_mb == 2048 and stack.functions[name].environment["MAX_INPUT_MEGABYTES"] == "250"
+    assert stack.functions["TrainFunction"].memory_mb == 256  # the others keep their own size
+    largest = load_stack(parameter_overrides={"MaxInputMegabytes": "1500", "DataFunctionMemoryMB": "10240"})
+    assert largest.functions["PreprocessFunction"].memory_mb == 10240
+
+
+def test_reading_the_template_leaves_pyyaml_as_it_was():
+    from mlpipe.offline.template import DEFAULT_TEMPLATE, parse_template
+
+    template = parse_template(DEFAULT_TEMPLATE.read_text())
+    assert template["Rules"]["InputFits1024MB"]["RuleCondition"] == {"Fn::Equals": [{"Ref": "DataFunctionMemoryMB"}, "1024"]}
+    loaded = yaml.safe_load("spec: {name: d}\n")
+    assert type(loaded["spec"]) is dict and yaml.safe_dump(loaded) == "spec:\n  name: d\n"
+    with pytest.raises(yaml.constructor.ConstructorError):
+        yaml.safe_load("!Ref X")  # short-form intrinsics are the template loader's, not everyone's
