@@ -120,3 +120,15 @@ def test_id_like_columns_are_dropped_from_the_features():
     assert prepared.transform.features == ["x"]
     kinds = {(w["kind"], w.get("column")) for w in prepared.profile["warnings"]}
     assert {("id_like_column", "code"), ("id_like_column", "serial")} <= kinds
+
+
+def test_a_regular_expression_extract_is_the_first_group_stripped_and_missing_when_nothing_is_left():
+    spec = parse_spec({"name": "d", "target": "y", "columns": {"code": {"type": "text"}}, "derived": [
+        {"name": "prefix", "kind": "regex_extract", "column": "code", "pattern": r"^(a)?([a-z ]*)-", "case": "upper"},
+        {"name": "word", "kind": "regex_extract", "column": "code", "pattern": r"([a-z ]*)-"}]})
+    frame = read_frame("code,y\nab-1,0\n  -2,1\nxy,0\ncd-,1\n,0\nab-3,1\n", spec)
+    derived = features.derive(typed_features(frame, spec), spec)
+    assert derived["prefix"].tolist()[:1] + derived["prefix"].tolist()[5:] == ["A", "A"]  # the first group, in upper case
+    assert derived["prefix"].isna().tolist() == [False, True, True, True, True, False]  # a group that took no part
+    assert derived["word"].tolist()[::5] == ["ab", "ab"] and derived["word"][3] == "cd"
+    assert derived["word"].isna().tolist() == [False, True, True, False, True, False]  # only spaces, no match, empty

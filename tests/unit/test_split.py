@@ -82,3 +82,19 @@ def test_a_regression_split_covers_the_whole_range_of_the_target():
 def test_fraction_must_be_a_proper_share(fraction):
     with pytest.raises(ValueError, match="test fraction"):
         stratified_indices(np.array([0, 1, 0, 1]), fraction, 0)
+
+
+def test_the_numeric_csv_reads_back_to_exactly_the_same_numbers():
+    from tabular.csvio import matrix_csv
+
+    rng = np.random.default_rng(3)
+    matrix = np.column_stack([rng.integers(0, 3, 500), rng.normal(size=500), rng.uniform(-1e9, 1e9, 500).round(2),
+                              np.full(500, 0.1), rng.integers(-5, 5, 500) * 1e16])
+    matrix[rng.integers(0, 500, 40), 1] = np.nan
+    labels = rng.integers(0, 2, 500)
+    text = matrix_csv(matrix, labels)
+    back = pd.read_csv(io.BytesIO(text), header=None, dtype=float).to_numpy()
+    assert back.shape == (500, 6) and np.array_equal(back[:, 0], labels)
+    assert np.array_equal(back[:, 1:], matrix, equal_nan=True)  # exact: shortest round-trip text, missing as empty
+    assert text.startswith(f"{labels[0]},{int(matrix[0, 0])},".encode()) and b".0," not in text.split(b"\n")[0][:4]
+    assert matrix_csv(np.zeros((0, 3))) == b""

@@ -7,6 +7,9 @@ files sent for scoring are encoded exactly as the model was trained.
 
 from __future__ import annotations
 
+import heapq
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -14,7 +17,8 @@ from pipeline_common.models import (
     ColumnSpec, DatasetSpec, FittedColumn, FittedTransform, IsMissing, RatioOf, RegexExtract, SumOf,
 )
 
-from .validate import as_text, normalise_case
+from .categories import by_code, category_counts, map_categories
+from .validate import as_text, case_change
 
 OTHER = "__other__"
 MISSING_LEVEL = "__missing__"
@@ -22,17 +26,13 @@ TEXT_LIMIT = 1000  # characters of a text value a regular expression looks at
 
 
 def derive(typed: pd.DataFrame, spec_or_features) -> pd.DataFrame:
-    """The derived features of the spec (or of a fitted transform's derived columns), computed row by row."""
+    """The derived features of the spec (or of a fitted transform's derived columns), computed row by row (a regular
+    expression once per distinct text)."""
     features = spec_or_features.derived if isinstance(spec_or_features, DatasetSpec) else spec_or_features
     out = {}
     for feature in features:
         if isinstance(feature, RegexExtract):
-            text = as_text(typed[feature.column]).str.slice(0, TEXT_LIMIT)
-            extracted = text.str.extract(feature.pattern, expand=False)
-            if isinstance(extracted, pd.DataFrame):  # several groups: the first is the value
-                extracted = extracted.iloc[:, 0]
-            extracted = as_text(extracted).str.strip()
-            out[feature.name] = normalise_case(extracted.where(extracted != ""), feature.case)
+            out[feature.name] = map_categories(as_text(typed[feature.column]), _extractor(feature))
         elif isinstance(feature, SumOf):
             out[feature.name] = typed[feature.columns].sum(axis=1, min_count=len(feature.columns)) + feature.add
         elif isinstance(feature, RatioOf):
@@ -42,6 +42,22 @@ def derive(typed: pd.DataFrame, spec_or_features) -> pd.DataFrame:
             flag = typed[feature.column].isna()
             out[feature.name] = (~flag if feature.present else flag).astype(float)
     return pd.DataFrame(out, index=typed.index)
+
+
+def _extractor(feature: RegexExtract):
+    """The extract of one text: the pattern's first group in its first TEXT_LIMIT characters, stripped, in the
+    feature's case; None (missing) where nothing or only spaces matched."""
+    pattern = re.compile(feature.pattern)
+    change = case_change(feature.case)
+
+    def extract(text: str) -> str | None:
+        found = pattern.search(text[:TEXT_LIMIT])
+        value = (found.group(1) or "").strip() if found else ""  # a group that took no part is None
+        if not value:
+            return None
+        return change(value) if change else value
+
+    return extract
 
 
 # -- fit on training rows -------------------------------------------------------------------------------
@@ -55,28 +71,33 @@ def _numeric_fill(values: pd.Series, rule) -> float | None:
     return float(values.mean() if rule == "mean" else values.median())
 
 
-def _mode(values: pd.Series):
-    counts = values.dropna().value_counts()
+def _mode(counts: pd.Series):
+    """The most frequent value (the first by name among ties) of counts by value; None when nothing was counted."""
+    counts = counts[counts > 0]
     if counts.empty:
         return None
-    top = counts[counts == counts.iloc[0]].index
+    top = counts[counts == counts.max()].index
     return sorted(top, key=str)[0]
 
 
 def _fit_categorical(name: str, values: pd.Series, fill, max_levels: int, min_count: int) -> FittedColumn:
+    counts = category_counts(values)
+    present = int(counts.sum())
     rule = fill if fill is not None else "mode"
-    missing_level = rule == "missing" or (rule == "mode" and values.notna().sum() == 0)
-    fill_value = MISSING_LEVEL if missing_level else (_mode(values) if rule == "mode" else str(rule))
-    counts = values.fillna(fill_value).value_counts()
-    counts = counts[counts >= min_count]
-    ordered = sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))[:max_levels]
+    missing_level = rule == "missing" or (rule == "mode" and present == 0)
+    fill_value = MISSING_LEVEL if missing_level else (_mode(counts) if rule == "mode" else str(rule))
+    totals = dict(zip(counts.index, counts.to_numpy().tolist()))
+    if len(values) > present:  # missing values count for the level they are filled with
+        totals[fill_value] = totals.get(fill_value, 0) + len(values) - present
+    kept = ((level, count) for level, count in totals.items() if count >= min_count)
+    ordered = heapq.nsmallest(max_levels, kept, key=lambda item: (-item[1], str(item[0])))
     return FittedColumn(name=name, kind="categorical", fill=fill_value, levels=[str(level) for level, _ in ordered],
                         other=True, missing_level=missing_level)
 
 
 def _fit_boolean(name: str, values: pd.Series, fill) -> FittedColumn:
     if fill is None or fill == "mode":
-        mode = _mode(values)
+        mode = _mode(values.value_counts())
         value = float(mode) if mode is not None else 0.0
     elif isinstance(fill, (int, float)):
         value = float(fill)
@@ -128,26 +149,28 @@ def fit(train: pd.DataFrame, spec: DatasetSpec, problem_type: str, classes: list
 # -- apply anywhere ---------------------------------------------------------------------------------------
 def apply(frame: pd.DataFrame, transform: FittedTransform) -> np.ndarray:
     """The model's input matrix (float64, NaN where a value stays missing) for typed rows with derived features."""
-    blocks = []
-    for column in transform.columns:
-        values = frame[column.name]
+    widths = [len(output_names(column)) for column in transform.columns]
+    matrix = np.empty((len(frame), sum(widths)))
+    start = 0
+    for column, width in zip(transform.columns, widths):
+        block = matrix[:, start:start + width]  # filled in place: no second copy of the matrix
         if column.kind == "categorical":
-            filled = as_text(values).fillna(column.fill) if column.fill is not None else as_text(values)
-            codes = pd.Index(column.levels, dtype=object).get_indexer(filled.astype(object))  # -1: not a kept level (rare, unseen)
-            block = np.zeros((len(frame), len(column.levels) + int(column.other)))
-            known = codes >= 0
-            block[np.flatnonzero(known), codes[known]] = 1.0
-            if column.other:
-                block[~known, -1] = 1.0
-            blocks.append(block)
+            _one_hot(frame[column.name], column, block)
         else:
-            numbers = pd.to_numeric(values, errors="coerce").astype(float)
-            if column.fill is not None:
-                numbers = numbers.fillna(column.fill)
-            blocks.append(numbers.to_numpy(dtype=np.float64).reshape(-1, 1))
-    if not blocks:
-        return np.zeros((len(frame), 0))
-    return np.hstack(blocks)
+            numbers = pd.to_numeric(frame[column.name], errors="coerce").astype(float)
+            block[:, 0] = (numbers.fillna(column.fill) if column.fill is not None else numbers).to_numpy()
+        start += width
+    return matrix
+
+
+def _one_hot(values: pd.Series, column: FittedColumn, block: np.ndarray) -> None:
+    """A 1 in each row's level (a missing value's is the fill's), or in "other" for a level that was not kept."""
+    text = as_text(values)
+    levels = pd.Index(column.levels, dtype=object)
+    fill = levels.get_indexer([column.fill])[0] if column.fill is not None else -1
+    codes = by_code(levels.get_indexer(text.cat.categories), text.cat.codes.to_numpy(), fill)  # -1: rare, unseen
+    rows = np.eye(len(levels) + 1, block.shape[1])  # the row of each level; the last, for -1, is "other" (if kept)
+    block[:] = rows[codes]
 
 
 def derived_of(transform: FittedTransform) -> list:

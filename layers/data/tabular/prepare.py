@@ -6,6 +6,8 @@ Processing job; both write what it returns.
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,9 +18,9 @@ from pipeline_common.models import DatasetSpec, FittedTransform
 
 from . import features as feature_lib
 from . import profile as profile_lib
-from .csvio import decode, header_of, matrix_csv, read_frame
+from .csvio import ROWS_AT_ONCE, head, header_of, matrix_csv, read_frame
 from .split import split_indices
-from .validate import check_enough_rows, resolve_target, typed_features
+from .validate import Target, check_enough_rows, resolve_target, typed_features
 
 ROW_ID = "row_id"
 
@@ -38,12 +40,13 @@ class Prepared:
     test_label_counts: dict = field(default_factory=dict)
 
 
-def row_ids(frame: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.Series, str | None]:
-    """The first id column that is complete and unique, else the row's position in the file (1, 2, ...)."""
+def row_ids(frame: pd.DataFrame, spec: DatasetSpec, positions: np.ndarray) -> tuple[np.ndarray, str | None]:
+    """The ids of the rows at ``positions``: from the first id column that is complete and unique, else the row's
+    position in the file (1, 2, ...)."""
     for name in spec.row_id_columns():
         if name in frame.columns and frame[name].notna().all() and frame[name].is_unique:
-            return frame[name].astype(str), name
-    return pd.Series((frame.index + 1).astype(str), index=frame.index), None
+            return frame[name].iloc[positions].astype(str).to_numpy(), name
+    return (frame.index[positions] + 1).astype(str).to_numpy(), None
 
 
 def _label_text(target, positions: np.ndarray) -> pd.Series:
@@ -51,10 +54,38 @@ def _label_text(target, positions: np.ndarray) -> pd.Series:
     return values.map(lambda v: f"{v:.10g}") if target.problem_type == "regression" else values
 
 
+def _labels_csv(ids: np.ndarray, labels: pd.Series) -> bytes:
+    """The held-out rows' ids and labels as CSV with a header, written as pandas' to_csv writes them (with the csv
+    module, without its conversions of every cell)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([ROW_ID, "label"])
+    writer.writerows(zip(ids.tolist(), labels.tolist()))
+    return out.getvalue().encode()
+
+
+def _label_counts(target: Target, positions: np.ndarray) -> dict:
+    """Rows of each class among those at ``positions``, by class name (none for a regression)."""
+    if target.problem_type == "regression":
+        return {}
+    counts = np.bincount(target.labels[positions], minlength=len(target.classes))
+    return {str(name): int(count) for name, count in sorted(zip(target.classes, counts)) if count}
+
+
+def _encoded_csv(typed: pd.DataFrame, transform: FittedTransform, positions: np.ndarray, first: np.ndarray | None = None) -> bytes:
+    """The model's input for the rows at ``positions`` as headerless CSV (``first``, the label, in front), encoded a
+    slice of rows at a time: the float matrix of every row never sits in memory at once."""
+    out = io.BytesIO()
+    for start in range(0, len(positions), ROWS_AT_ONCE):
+        chunk = positions[start:start + ROWS_AT_ONCE]
+        rows = typed.iloc[chunk]
+        out.write(matrix_csv(feature_lib.apply(rows, transform), first=None if first is None else first[chunk]))
+    return out.getvalue()
+
+
 def prepare(body: bytes, spec: DatasetSpec, test_fraction: float, seed: int) -> Prepared:
-    text = decode(body)
-    header = header_of(text)
-    frame = read_frame(text, spec)
+    frame = read_frame(body, spec)
+    header = header_of(head(body))
     rows_in = len(frame)
     if spec.target not in frame.columns:
         raise InputRejected(f"required column(s) missing: {spec.target}", missing_columns=[spec.target], columns=list(frame.columns))
@@ -62,38 +93,43 @@ def prepare(body: bytes, spec: DatasetSpec, test_fraction: float, seed: int) -> 
     target = resolve_target(frame, spec)
     check_enough_rows(target, spec)
     resolved = spec.model_copy(update={"problem_type": target.problem_type, "positive_class": target.positive_class})
+    ids_aside = [c for c in frame.columns if c not in resolved.row_id_columns()]
+    hashes = profile_lib.record_hashes(frame[ids_aside])[frame.index.get_indexer(target.kept)]
+    del frame  # the file as read: everything below works on the typed rows, and a large file's copy is worth freeing
 
-    typed = typed.loc[target.kept]
+    if target.dropped:
+        typed = typed.loc[target.kept]
     typed = pd.concat([typed, feature_lib.derive(typed, resolved)], axis=1)
-    ids, id_column = row_ids(typed, resolved)
     labels = target.labels
     train_idx, test_idx = split_indices(target.problem_type, labels, test_fraction, seed)
-
-    train_rows = typed.iloc[train_idx]
-    id_like = profile_lib.id_like_columns(train_rows, resolved)
-    transform = feature_lib.fit(train_rows, resolved, target.problem_type, target.classes, target.positive_class,
-                                id_column, dropped=id_like)
-    if not transform.features:
-        raise InputRejected("no feature left to learn from: the spec declares no numeric, categorical or boolean column "
-                            "besides the target (or every one was dropped as id-like)", dropped=id_like)
-    matrix = feature_lib.apply(typed, transform)
+    test_ids, id_column = row_ids(typed, resolved, test_idx)
+    typed = typed[[*resolved.feature_columns(), *(feature.name for feature in resolved.derived)]]  # features only from here on
+    transform, id_like = _fit(typed, train_idx, resolved, target, id_column)
     used = [c.name for c in transform.columns]
     numeric = {c.name for c in transform.columns if c.kind in ("numeric", "boolean")}
-    ids_aside = [c for c in frame.columns if c not in resolved.row_id_columns()]
-    records = frame.loc[target.kept, ids_aside]
-    profile = profile_lib.build(header, rows_in, records, typed, target.values, target.problem_type, resolved, used, numeric,
+    profile = profile_lib.build(header, rows_in, hashes, typed, target.values, target.problem_type, resolved, used, numeric,
                                 target.dropped, id_like, labels, train_idx, test_idx, seed)
     profile["n_train"], profile["n_test"] = len(train_idx), len(test_idx)
 
     label_numbers = labels.astype(float) if target.problem_type == "regression" else labels
-    test_labels = pd.DataFrame({ROW_ID: ids.iloc[test_idx].to_numpy(), "label": _label_text(target, test_idx).to_numpy()})
-    counts = (lambda idx: {} if target.problem_type == "regression"
-              else {str(k): int(v) for k, v in target.values.iloc[idx].value_counts().sort_index().items()})
     return Prepared(
         spec=resolved, transform=transform, profile=profile,
-        train=matrix_csv(matrix[train_idx], first=label_numbers[train_idx]),
-        test_features=matrix_csv(matrix[test_idx]),
-        test_labels=test_labels.to_csv(index=False, lineterminator="\n").encode(),
+        train=_encoded_csv(typed, transform, train_idx, first=label_numbers),
+        test_features=_encoded_csv(typed, transform, test_idx),
+        test_labels=_labels_csv(test_ids, _label_text(target, test_idx)),
         n_train=len(train_idx), n_test=len(test_idx), test_rows=typed.index[test_idx],
-        train_label_counts=counts(train_idx), test_label_counts=counts(test_idx),
+        train_label_counts=_label_counts(target, train_idx), test_label_counts=_label_counts(target, test_idx),
     )
+
+
+def _fit(typed: pd.DataFrame, train_idx: np.ndarray, spec: DatasetSpec, target: Target,
+         id_column: str | None) -> tuple[FittedTransform, list[str]]:
+    """The transform fitted on the training rows, and the id-like columns it leaves out."""
+    train_rows = typed.iloc[train_idx]
+    id_like = profile_lib.id_like_columns(train_rows, spec)
+    transform = feature_lib.fit(train_rows, spec, target.problem_type, target.classes, target.positive_class, id_column,
+                                dropped=id_like)
+    if not transform.features:
+        raise InputRejected("no feature left to learn from: the spec declares no numeric, categorical or boolean column "
+                            "besides the target (or every one was dropped as id-like)", dropped=id_like)
+    return transform, id_like

@@ -37,16 +37,27 @@ def id_like_columns(train: pd.DataFrame, spec: DatasetSpec) -> list[str]:
         return found
     for name in spec.feature_columns():
         values = train[name].dropna()
-        if len(values) < rows or values.nunique() < rows:
+        if len(values) < rows:
             continue
         kind = spec.columns[name].type
-        if kind == "categorical":
+        if (kind == "categorical" and values.nunique() == rows) or (kind == "numeric" and _serial(values)):
             found.append(name)
-        elif kind == "numeric" and np.all(np.mod(values.to_numpy(), 1) == 0):
-            in_file_order = values.sort_index()
-            if in_file_order.is_monotonic_increasing or in_file_order.is_monotonic_decreasing:
-                found.append(name)
     return found
+
+
+def _serial(values: pd.Series) -> bool:
+    """Distinct whole numbers that grow or shrink with the row's position in the file."""
+    numbers = values.to_numpy(dtype=float)
+    if not np.all(np.mod(numbers, 1) == 0) or np.ptp(numbers) < len(numbers) - 1:
+        return False  # cheap tests first: distinct whole numbers span at least as many as there are
+    steps = np.diff(values.sort_index().to_numpy(dtype=float))
+    return bool(np.all(steps > 0) or np.all(steps < 0))
+
+
+def _single_value(values: pd.Series) -> bool:
+    """Whether the values hold one distinct value at most, missing ones aside (by min and max: no hashing)."""
+    present = values.cat.codes[values.notna()] if isinstance(values.dtype, pd.CategoricalDtype) else values.dropna()
+    return len(present) == 0 or present.min() == present.max()
 
 
 def _clean(value):
@@ -73,8 +84,7 @@ def _keys(train_values: pd.Series, values: pd.Series, numeric: bool) -> tuple[np
             return keys
 
         return to_keys(train_values), to_keys(values)
-    return (train_values.astype(object).fillna("\0missing").astype(str).to_numpy(),
-            values.astype(object).fillna("\0missing").astype(str).to_numpy())
+    return train_values.cat.codes.to_numpy(), values.cat.codes.to_numpy()  # levels of a categorical: -1 is missing
 
 
 def _one_column_score(train_keys, test_keys, y_train, y_test, regression: bool) -> float:
@@ -146,25 +156,30 @@ def class_warning(counts: pd.Series, problem_type: str) -> list[dict]:
     return []
 
 
-def duplicate_warnings(records: pd.DataFrame, train_idx: np.ndarray, test_idx: np.ndarray) -> list[dict]:
+def record_hashes(records: pd.DataFrame) -> np.ndarray:
+    """One hash per record, of its values in every column it has: equal records, equal hashes."""
+    return pd.util.hash_pandas_object(records, index=False).to_numpy()
+
+
+def duplicate_warnings(hashes: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarray) -> list[dict]:
     """Records that appear more than once: the same values in every column the spec reads, ids aside."""
-    hashes = pd.util.hash_pandas_object(records, index=False).to_numpy()
     duplicates = int(pd.Series(hashes).duplicated().sum())
     found = []
     if duplicates:
         found.append(warning("duplicate_rows", f"{duplicates} row(s) repeat an earlier row (same values in every column, ids aside)",
                              count=duplicates))
-        across = np.isin(hashes[test_idx], hashes[train_idx])
+        across = pd.Series(hashes[test_idx]).isin(hashes[train_idx]).to_numpy()  # by hashing: np.isin sorts
         if across.any():
             found.append(warning("duplicates_across_split", f"{int(across.sum())} test row(s) also appear among the training rows: "
                                  f"the test score is optimistic for them", count=int(across.sum())))
     return found
 
 
-def build(raw_columns: list[str], rows_in: int, records: pd.DataFrame, typed: pd.DataFrame, target_values: pd.Series, problem_type: str,
+def build(raw_columns: list[str], rows_in: int, hashes: np.ndarray, typed: pd.DataFrame, target_values: pd.Series, problem_type: str,
           spec: DatasetSpec, features: list[str], numeric: set[str], dropped_target: int, id_like: list[str],
           labels: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarray, seed: int) -> dict:
-    """profile.json: descriptive statistics of the rows with a target, and the warnings."""
+    """profile.json: descriptive statistics of the rows with a target, and the warnings; ``hashes`` are the
+    record hashes of those rows."""
     warnings_: list[dict] = []
     if dropped_target:
         warnings_.append(warning("rows_dropped_missing_target", f"{dropped_target} row(s) without a value of {spec.target} were dropped",
@@ -178,12 +193,11 @@ def build(raw_columns: list[str], rows_in: int, records: pd.DataFrame, typed: pd
         if rows and count / rows > HIGH_MISSING:
             warnings_.append(warning("high_missing", f"{name} is missing in {count / rows:.0%} of the rows", column=name,
                                      missing=count))
-    train_part = typed.iloc[train_idx]
     for name in features:
-        if train_part[name].nunique(dropna=True) <= 1:
+        if _single_value(typed[name].iloc[train_idx]):
             warnings_.append(warning("constant_column", f"{name} takes a single value in the training rows: it cannot help",
                                      column=name))
-    warnings_ += duplicate_warnings(records, train_idx, test_idx)
+    warnings_ += duplicate_warnings(hashes, train_idx, test_idx)
     counts = target_values.value_counts() if problem_type != "regression" else pd.Series(dtype=int)
     warnings_ += class_warning(counts, problem_type)
     warnings_ += leakage_suspects(typed, features, numeric, labels, train_idx, test_idx, problem_type == "regression", seed)

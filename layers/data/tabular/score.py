@@ -24,7 +24,7 @@ def encode(frame: pd.DataFrame, spec: DatasetSpec, transform: FittedTransform) -
 
 def encode_file(body: bytes, spec: DatasetSpec, transform: FittedTransform) -> tuple[np.ndarray, int]:
     """The encoded rows of a CSV sent for scoring, and how many there are."""
-    frame = read_frame(decode(body), spec)
+    frame = read_frame(body, spec)
     return encode(frame, spec, transform), len(frame)
 
 
@@ -35,5 +35,5 @@ def input_table(body: bytes) -> pd.DataFrame:
 
 def encode_rows(body: bytes, spec: DatasetSpec, transform: FittedTransform, rows: pd.Index) -> np.ndarray:
     """Some rows of a training file (the held-out ones) encoded for another model version, read with that version's spec."""
-    frame = read_frame(decode(body), spec)
+    frame = read_frame(body, spec)
     return encode(frame.loc[rows], spec, transform)

@@ -15,6 +15,7 @@ import pandas as pd
 from pipeline_common.errors import InputRejected
 from pipeline_common.models import BOOLEAN_WORDS, ColumnSpec, DatasetSpec
 
+from .categories import by_code, map_categories
 from .csvio import line_numbers
 
 SHOWN = 5  # offending lines listed in an error record
@@ -35,19 +36,19 @@ def reject_rows(values: pd.Series, bad: pd.Series, column: str, reason: str) -> 
 
 
 def as_text(values: pd.Series) -> pd.Series:
-    """Strings with missing values as None, the same under pandas 2 (the processing container) and 3."""
-    text = values.astype(object).where(values.notna(), None)
-    present = text.notna()
-    text[present] = text[present].map(str)
-    return text
+    """The values as a categorical of strings (missing values stay missing), the same under pandas 2 and 3."""
+    return map_categories(values, str)
 
 
 def normalise_case(values: pd.Series, case: str) -> pd.Series:
-    if case == "lower":
-        return values.str.lower()
-    if case == "upper":
-        return values.str.upper()
-    return values
+    """Text (a categorical) in the spec's case: lower, upper or as written."""
+    change = case_change(case)
+    return map_categories(values, change) if change else values
+
+
+def case_change(case: str):
+    """The function that puts a text in the spec's case; None for "preserve"."""
+    return {"lower": str.lower, "upper": str.upper}.get(case)
 
 
 def numeric_column(values: pd.Series, name: str, column: ColumnSpec) -> pd.Series:
@@ -68,17 +69,23 @@ def numeric_column(values: pd.Series, name: str, column: ColumnSpec) -> pd.Serie
 def categorical_column(values: pd.Series, name: str, column: ColumnSpec) -> pd.Series:
     text = normalise_case(as_text(values), column.case)
     if column.allowed is not None:
-        allowed = list(normalise_case(pd.Series(column.allowed, dtype=object), column.case))
+        change = case_change(column.case) or str
+        allowed = [change(value) for value in column.allowed]
         reject_rows(values, text.notna() & ~text.isin(allowed), name,
                     f"column {name} must be one of {', '.join(column.allowed)}; {{n}} value(s) are not")
     return text
 
 
-def boolean_column(values: pd.Series, name: str) -> pd.Series:
-    words = as_text(values).str.lower()
-    mapped = words.map(BOOLEAN_WORDS)
+def boolean_words(values: pd.Series, name: str) -> pd.Series:
+    """The values as a categorical of 1 and 0, from the words BOOLEAN_WORDS knows in any case."""
+    words = normalise_case(as_text(values), "lower")
+    mapped = map_categories(words, BOOLEAN_WORDS.get)
     reject_rows(values, words.notna() & mapped.isna(), name, f"column {name} must be true/false, yes/no or 1/0; {{n}} value(s) are not")
-    return mapped.astype(float)
+    return mapped
+
+
+def boolean_column(values: pd.Series, name: str) -> pd.Series:
+    return boolean_words(values, name).astype(float)
 
 
 def check_columns(frame: pd.DataFrame, spec: DatasetSpec, with_target: bool) -> list[str]:
@@ -104,11 +111,13 @@ def typed_features(frame: pd.DataFrame, spec: DatasetSpec, with_target: bool = T
             typed[name] = categorical_column(values, name, column)
         elif column.type == "boolean":
             typed[name] = boolean_column(values, name)
-        else:  # text and id: kept as text
+        elif column.type == "text":
             typed[name] = as_text(values)
+        else:  # id: the strings as read
+            typed[name] = values
     for name in spec.id_columns:
         if name not in typed and name in frame.columns:
-            typed[name] = as_text(frame[name])
+            typed[name] = frame[name]
     empty = [n for n in spec.feature_columns() if spec.columns[n].required and n not in absent and typed[n].isna().all()]
     if empty:
         # nothing to learn a fill value from, nor anything for the model to use
@@ -182,34 +191,41 @@ def resolve_target(frame: pd.DataFrame, spec: DatasetSpec) -> Target:
     if declared is not None and declared.type == "categorical":
         text = categorical_column(raw, name, declared)
     if declared is not None and declared.type == "boolean":
-        text = boolean_column(raw, name).map(lambda v: None if pd.isna(v) else str(int(v)))
+        text = as_text(boolean_words(raw, name))
     kept_mask = text.notna().to_numpy()
-    text = text[kept_mask].astype(str)
+    text = text[kept_mask]
     dropped = int((~kept_mask).sum())
     if len(text) == 0:
         raise InputRejected(f"target column {name} has no value in any row", column=name)
     problem = spec.problem_type or _infer_problem_type(text, name)
     if problem == "regression":
-        numbers = pd.to_numeric(text, errors="coerce")
+        numbers = _numbers(text)
         reject_rows(text, numbers.isna(), name, f"target {name} of a regression must be numeric; {{n}} value(s) are not")
         reject_rows(text, pd.Series(np.isinf(numbers.to_numpy()), index=text.index), name,
                     f"target {name} holds {{n}} non-finite number(s) (inf)")
         return Target(problem, [], None, numbers.to_numpy(dtype=float), numbers, text.index, dropped)
     classes = text.unique().tolist()
+    values = text.astype(object)  # plain strings: their counts break ties in order of appearance, as messages show them
     if len(classes) < 2:
         raise InputRejected(f"target {name} has a single class ({classes[0]}); a classifier needs at least two",
                             class_counts={classes[0]: len(text)})
     if problem == "binary":
         if len(classes) != 2:
             raise InputRejected(f"target {name} of a binary problem must have exactly 2 classes; found {len(classes)}: "
-                                f"{', '.join(sorted(classes)[:10])}", class_counts=text.value_counts().head(20).to_dict())
+                                f"{', '.join(sorted(classes)[:10])}", class_counts=values.value_counts().head(20).to_dict())
         positive = _positive_class(classes, spec)
         classes = [c for c in classes if c != positive] + [positive]
     else:
         positive = None
         classes = _class_order(classes)
-    index = {c: i for i, c in enumerate(classes)}
-    return Target(problem, classes, positive, text.map(index).to_numpy(dtype=np.int64), text, text.index, dropped)
+    labels = by_code(pd.Index(classes).get_indexer(text.cat.categories), text.cat.codes.to_numpy(), -1)
+    return Target(problem, classes, positive, labels.astype(np.int64), values, text.index, dropped)
+
+
+def _numbers(text: pd.Series) -> pd.Series:
+    """Each row's number, NaN where its text is not one: each distinct text is parsed once."""
+    per_category = pd.to_numeric(pd.Series(text.cat.categories, dtype=object), errors="coerce").to_numpy(dtype=float)
+    return pd.Series(by_code(per_category, text.cat.codes.to_numpy(), np.nan), index=text.index)
 
 
 def check_enough_rows(target: Target, spec: DatasetSpec) -> None:
