@@ -53,5 +53,5 @@ def _destination_record(record: SQSRecord, lambda_context=None) -> None:
 def handler(event: dict, context) -> dict:
     if "Records" in event:
         return process_partial_response(event=event, record_handler=_destination_record, processor=processor, context=context)
-    detail_type, detail = sagemaker_job_event(event, failure_core.TRAINING, failure_core.TRANSFORM)
+    detail_type, detail = sagemaker_job_event(event, failure_core.PROCESSING, failure_core.TRAINING, failure_core.TRANSFORM)
     return _mark(failure_core.from_job_event(detail_type, detail, config.job_prefix()), context)

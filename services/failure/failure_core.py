@@ -6,14 +6,14 @@ from typing import Callable
 
 from pipeline_common import layout
 from pipeline_common.events import key_candidates
-from pipeline_common.failures import TRAINING, TRANSFORM, Failure, from_job_event
+from pipeline_common.failures import PROCESSING, TRAINING, TRANSFORM, Failure, from_job_event
 
-__all__ = ["TRAINING", "TRANSFORM", "Failure", "from_job_event", "from_destination_record"]
+__all__ = ["PROCESSING", "TRAINING", "TRANSFORM", "Failure", "from_job_event", "from_destination_record"]
 
 # The stage whose function is triggered by an object under each prefix.
 STAGE_OF_PREFIX = {layout.RAW: "preprocess", layout.SCORE: "score", layout.SPLIT: "train"}
 # The stage whose function is triggered by each SageMaker job state change.
-STAGE_OF_EVENT = {TRAINING: "infer", TRANSFORM: "evaluate"}
+STAGE_OF_EVENT = {PROCESSING: "preprocess", TRAINING: "infer", TRANSFORM: "evaluate"}
 
 
 def upload_run(key: str, obj: dict, has_run: Callable[[str], bool]) -> str:
@@ -51,7 +51,7 @@ def from_destination_record(record: dict, job_prefix: str, has_run: Callable[[st
         run_id = upload_run(key, obj, has_run) if stage in ("preprocess", "score") else layout.run_id_from_key(key)
         return Failure(run_id, stage, reason, {**details, "key": key})
     stage = STAGE_OF_EVENT.get(event.get("detail-type")) if event.get("source") == "aws.sagemaker" else None
-    name = detail.get("TrainingJobName") or detail.get("TransformJobName")
+    name = detail.get("TrainingJobName") or detail.get("TransformJobName") or detail.get("ProcessingJobName")
     if stage is None or not name:
         return None
     run_id = layout.run_id_of_job(job_prefix, name, detail.get("Tags"))

@@ -8,10 +8,13 @@ from datetime import datetime, timezone
 
 from pipeline_common import layout
 from pipeline_common.errors import InputRejected
-from pipeline_common.models import Champion, DatasetSpec, FileEntry, FittedTransform, ModelVersion, SplitManifest
+from pipeline_common.models import (Champion, DatasetSpec, FileEntry, FittedTransform, ModelVersion, PreprocessTask, ShardPlan,
+                                    SplitManifest, parse_spec)
+from pipeline_common.specs import frozen
 
 from tabular.csvio import matrix_csv
-from tabular.prepare import Prepared
+from tabular import shards
+from tabular.prepare import Prepared, prepare
 from tabular.score import encode_rows
 
 STAGE = "preprocess"
@@ -52,27 +55,38 @@ def champion_rows(version: ModelVersion, spec: DatasetSpec, transform: FittedTra
     return Champion(version=version, comparable=True), matrix_csv(matrix)
 
 
+def _parts(keys_of, body: bytes, bounds: list[int], role: str, header: bool = False) -> list[tuple[str, str, bytes, int]]:
+    """(manifest name, key, bytes, rows) of each part of ``body``."""
+    return [(f"{role}-{index:05d}", keys_of(index), part, b - a)
+            for index, (part, a, b) in enumerate(zip(shards.cut(body, bounds, header), bounds, bounds[1:]))]
+
+
 def artifacts(prepared: Prepared, run_id: str, source: dict, spec_origin: dict, test_fraction: float, seed: int,
-              champion: Champion | None = None, champion_test: bytes | None = None) -> tuple[list[tuple[str, bytes, str]], SplitManifest]:
-    """The objects to write, data first, and the manifest to write after them (it starts training)."""
+              champion: Champion | None = None, champion_test: bytes | None = None,
+              sharding: ShardPlan = ShardPlan()) -> tuple[list[tuple[str, bytes, str]], SplitManifest]:
+    """The objects to write, data first, and the manifest to write after them (it starts training).
+
+    The training rows are cut into at least one part per training instance, the test rows into at least one per
+    transform instance; the labels and the champion's rows are cut where the test features are.
+    """
     keys = layout.RunKeys(run_id)
     spec_doc = {**prepared.spec.model_dump(mode="json"), "origin": spec_origin}
     objects = [
         (keys.frozen_spec, _json(spec_doc), "application/json"),
         (keys.transform, _json(prepared.transform.model_dump(mode="json")), "application/json"),
         (keys.profile, _json(prepared.profile), "application/json"),
-        (keys.train_part(0), prepared.train, "text/csv"),
-        (keys.test_part(0), prepared.test_features, "text/csv"),
-        (keys.labels_part(0), prepared.test_labels, "text/csv"),
     ]
-    files = {
-        "train-00000": _entry(keys.train_part(0), prepared.train, prepared.n_train),
-        "test-00000": _entry(keys.test_part(0), prepared.test_features, prepared.n_test),
-        "labels-00000": _entry(keys.labels_part(0), prepared.test_labels, prepared.n_test),
-    }
+    train_bounds = shards.row_bounds(prepared.n_train, shards.part_count(
+        len(prepared.train), prepared.n_train, sharding.training_instances, sharding.shard_bytes))
+    test_bounds = shards.row_bounds(prepared.n_test, shards.part_count(
+        len(prepared.test_features), prepared.n_test, sharding.transform_instances, sharding.shard_bytes))
+    parts = (_parts(keys.train_part, prepared.train, train_bounds, "train")
+             + _parts(keys.test_part, prepared.test_features, test_bounds, "test")
+             + _parts(keys.labels_part, prepared.test_labels, test_bounds, "labels", header=True))
     if champion_test is not None:
-        objects.append((keys.champion_test_part(0), champion_test, "text/csv"))
-        files["champion-00000"] = _entry(keys.champion_test_part(0), champion_test, prepared.n_test)
+        parts += _parts(keys.champion_test_part, champion_test, test_bounds, "champion")
+    objects += [(key, body, "text/csv") for _, key, body, _ in parts]
+    files = {name: _entry(key, body, rows) for name, key, body, rows in parts}
     spec, transform = prepared.spec, prepared.transform
     manifest = SplitManifest(
         run_id=run_id, stage=STAGE, created_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
@@ -84,3 +98,16 @@ def artifacts(prepared: Prepared, run_id: str, source: dict, spec_origin: dict, 
         spec_key=keys.frozen_spec, transform_key=keys.transform, profile_key=keys.profile, files=files, champion=champion,
     )
     return objects, manifest
+
+
+def prepare_upload(body: bytes, task: PreprocessTask) -> tuple[Prepared, list[tuple[str, bytes, str]], SplitManifest]:
+    """Everything the stage writes for one upload: the same call in the function and on its Processing job."""
+    spec = parse_spec(task.spec, "the run's spec")
+    prepared = prepare(body, spec, task.test_fraction, task.seed)
+    champion, champion_test = None, None
+    if task.champion is not None:
+        champion, champion_test = champion_rows(task.champion, frozen(task.champion_spec),
+                                                FittedTransform.model_validate(task.champion_transform), body, prepared)
+    objects, manifest = artifacts(prepared, task.run_id, task.source, task.spec_origin, task.test_fraction, task.seed,
+                                  champion, champion_test, task.sharding)
+    return prepared, objects, manifest

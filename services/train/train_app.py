@@ -34,7 +34,9 @@ def start_training(task: dict) -> dict:
     request = train_core.training_job_request(bucket, config.job_prefix(), run_id, settings_from_env(), manifest)
     name = request["TrainingJobName"]
     lineage = {"training_job": name, "image": request["AlgorithmSpecification"]["TrainingImage"],
-               "hyperparameters": request["HyperParameters"], "instance_type": request["ResourceConfig"]["InstanceType"]}
+               "hyperparameters": request["HyperParameters"], "instance_type": request["ResourceConfig"]["InstanceType"],
+               "instance_count": request["ResourceConfig"]["InstanceCount"],
+               "distribution": request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3DataDistributionType"]}
     runs.update_status(bucket, run_id, lambda doc, at: runs.stage_started(doc, STAGE, at, **lineage))
     try:
         aws.client("sagemaker").create_training_job(**request)

@@ -54,7 +54,8 @@ def training_job_request(bucket: str, job_prefix: str, run_id: str, settings: Tr
                     "S3DataSource": {
                         "S3DataType": "S3Prefix",
                         "S3Uri": layout.s3_uri(bucket, keys.train_prefix),
-                        "S3DataDistributionType": "FullyReplicated",
+                        # several instances each read their share of the parts: preprocess wrote one per instance at least
+                        "S3DataDistributionType": "ShardedByS3Key" if settings.instance_count > 1 else "FullyReplicated",
                     }
                 },
                 # Without it the container reads the channel as libsvm.

@@ -23,7 +23,7 @@ def _offline_arguments(parser: argparse.ArgumentParser) -> None:
                         help="change a Parameter of the offline stack, e.g. --param NumRound=50; kept for later commands (repeatable)")
     faults = parser.add_argument_group("fault injection (offline cloud)")
     faults.add_argument("--duplicate-events", action="store_true", help="deliver every event twice, at the same moment")
-    faults.add_argument("--fail", action="append", default=[], choices=["train", "transform"],
+    faults.add_argument("--fail", action="append", default=[], choices=["processing", "train", "transform"],
                         help="make that SageMaker job end Failed with a reason (repeatable)")
     faults.add_argument("--throttle", type=int, default=0, metavar="N", help="answer the first N SageMaker calls with ThrottlingException")
 

@@ -20,6 +20,7 @@ def offline_cloud(args: argparse.Namespace, **callbacks):
         duplicate_events=getattr(args, "duplicate_events", False),
         fail_training="injected failure: training ended by mlpipe run --fail train" if "train" in getattr(args, "fail", []) else None,
         fail_transform="injected failure: transform ended by mlpipe run --fail transform" if "transform" in getattr(args, "fail", []) else None,
+        fail_processing="injected failure: Processing ended by mlpipe run --fail processing" if "processing" in getattr(args, "fail", []) else None,
         throttle=getattr(args, "throttle", 0),
     )
     parameters = stack_parameters(dict(item.split("=", 1) for item in getattr(args, "param", [])))

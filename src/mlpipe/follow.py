@@ -16,11 +16,25 @@ from botocore.exceptions import ClientError
 from pipeline_common import layout, runs
 
 # What each stage's status entry says worth a line, besides its timing.
+def _where(entry: dict, noun: str = "instance") -> str:
+    """Where a stage ran: the Processing job, or how many instances of which type."""
+    if entry.get("path") == "processing":
+        return f" on Processing job {entry.get('processing_job', '?')} ({entry.get('instance_type', '?')})"
+    count = entry.get("instance_count")
+    return f" on {count} {entry.get('instance_type', '')} {noun}{'s' if count != 1 else ''}" if count else ""
+
+
+def _parts(entry: dict) -> str:
+    return f", {entry['train_parts']} + {entry['test_parts']} parts" if entry.get("train_parts", 1) > 1 or entry.get("test_parts", 1) > 1 else ""
+
+
 STAGE_DETAILS = {
-    "preprocess": lambda e: (f"{e['rows']} rows, {e.get('problem_type')}: {e['n_train']} train / {e['n_test']} test"
-                             + (f", {e['warnings']} warning(s)" if e.get("warnings") else "")) if "n_train" in e else "",
-    "train": lambda e: f"training job {e.get('training_job', '?')}" + (f", {e['billable_seconds']} s billed" if e.get("billable_seconds") else ""),
-    "infer": lambda e: (f"model and transform job {e.get('transform_job', '?')}"
+    "preprocess": lambda e: ((f"{e['rows']} rows, {e.get('problem_type')}: {e['n_train']} train / {e['n_test']} test"
+                              + (f", {e['warnings']} warning(s)" if e.get("warnings") else "") + _parts(e)) if "n_train" in e else "")
+                            + _where(e),
+    "train": lambda e: (f"training job {e.get('training_job', '?')}" + _where(e)
+                        + (f", {e['billable_seconds']} s billed" if e.get("billable_seconds") else "")),
+    "infer": lambda e: (f"model and transform job {e.get('transform_job', '?')}" + _where(e)
                         + (", and the champion's on the same rows" if len(e.get("transform_jobs") or []) > 1 else "")),
     "evaluate": lambda e: (f"model version {e['model_version']}: {e['verdict']}" if "model_version" in e else ""),
     "score": lambda e: f"{e['rows']} rows, model version {e['model_version']}" if "rows" in e else "",

@@ -50,3 +50,17 @@ def test_the_generated_block_is_up_to_date(tmp_path):
     shutil.copyfile(ROOT / "template.yaml", copy)
     sdk("--write", str(copy))
     assert copy.read_text() == (ROOT / "template.yaml").read_text(), "run `make images` and commit template.yaml"
+
+
+def test_the_processing_image_of_every_region_equals_the_sdk_lookup():
+    from samcli.yamlhelper import yaml_parse
+
+    template = yaml_parse((ROOT / "template.yaml").read_text())
+    registry = template["Mappings"]["ProcessingImageRegistry"]
+    assert set(registry) == set(json.loads(sdk("--regions")))
+    theirs = json.loads(sdk("--processing", *registry))
+    ours = {region: f"{entry['Account']}.dkr.ecr.{region}.amazonaws.com/sagemaker-scikit-learn:1.4-2-py312-cpu-py3"
+            for region, entry in registry.items()}
+    assert ours == theirs
+    stack = load_stack(region="eu-west-3")
+    assert stack.functions["PreprocessFunction"].environment["PROCESSING_IMAGE"] == theirs["eu-west-3"]

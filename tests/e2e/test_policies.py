@@ -75,7 +75,7 @@ def s3_prefixes(resources: list) -> set[str]:
 
 def test_one_role_per_function(translated):
     roles = [lid for lid, r in translated["Resources"].items() if r["Type"] == "AWS::IAM::Role"]
-    assert sorted(roles) == sorted([f"{f}Role" for f in FUNCTIONS] + ["SageMakerExecutionRole"])
+    assert sorted(roles) == sorted([f"{f}Role" for f in FUNCTIONS] + ["SageMakerExecutionRole", "ProcessingRole"])
 
 
 def test_no_wildcard_actions_and_star_resources_only_where_unavoidable(translated):
@@ -100,7 +100,9 @@ def test_every_star_resource_in_the_template_says_why():
 @pytest.mark.parametrize(
     ("function", "reads", "writes"),
     [
-        ("PreprocessFunction", {"raw", "specs", "models", "runs"}, {"processed", "splitData", "models", "errors", "runs"}),
+        # code/: the archive its Processing job runs; processed/: the job's task, input copy and staged manifest
+        ("PreprocessFunction", {"raw", "specs", "models", "runs", "code", "processed"},
+         {"processed", "splitData", "models", "errors", "runs", "code"}),
         ("TrainFunction", {"splitData", "runs"}, {"runs"}),
         ("InferFunction", {"splitData", "runs"}, {"runs"}),
         ("EvaluateFunction", {"inference-output", "splitData", "processed", "models", "runs"}, {"evaluation", "errors", "runs"}),
@@ -120,7 +122,9 @@ def test_each_function_reads_and_writes_only_its_prefixes(translated, function, 
 
 
 SAGEMAKER_ACTIONS = {
-    "PreprocessFunction": {"sagemaker:ListModelPackages", "sagemaker:DescribeModelPackage"},  # the champion
+    # the champion; the Processing job of a large upload
+    "PreprocessFunction": {"sagemaker:ListModelPackages", "sagemaker:DescribeModelPackage", "sagemaker:CreateProcessingJob",
+                           "sagemaker:AddTags"},
     "TrainFunction": {"sagemaker:CreateTrainingJob", "sagemaker:AddTags"},
     "InferFunction": {"sagemaker:CreateModel", "sagemaker:CreateTransformJob", "sagemaker:DescribeTrainingJob",
                       "sagemaker:DescribeModelPackage", "sagemaker:AddTags"},
@@ -135,7 +139,7 @@ SAGEMAKER_ACTIONS = {
                         "sagemaker:InvokeEndpoint"},
     "FailureFunction": set(),
 }
-SAGEMAKER_RESOURCE = r":(training-job|model|transform-job|endpoint|endpoint-config|model-package-group)/\$\{JobNamePrefix\}-\*$|:model-package/\$\{JobNamePrefix\}-\*/\*$"
+SAGEMAKER_RESOURCE = r":(training-job|processing-job|model|transform-job|endpoint|endpoint-config|model-package-group)/\$\{JobNamePrefix\}-\*$|:model-package/\$\{JobNamePrefix\}-\*/\*$"
 
 
 def test_each_function_calls_only_its_sagemaker_actions_and_only_on_the_stack_prefix(translated):
@@ -150,14 +154,15 @@ def test_each_function_calls_only_its_sagemaker_actions_and_only_on_the_stack_pr
                 assert re.search(SAGEMAKER_RESOURCE, resource["Fn::Sub"]), resource
 
 
-def test_pass_role_only_for_the_sagemaker_role_and_only_to_sagemaker(translated):
+def test_pass_role_only_for_the_sagemaker_roles_and_only_to_sagemaker(translated):
     for function in FUNCTIONS:
         passes = [s for s in statements(role_of(translated, function)) if "iam:PassRole" in s["Action"]]
-        if function not in ("TrainFunction", "InferFunction", "ScoreFunction", "ApprovalFunction"):
+        if function not in ("PreprocessFunction", "TrainFunction", "InferFunction", "ScoreFunction", "ApprovalFunction"):
             assert passes == []
             continue
         (statement,) = passes
-        assert statement["Resource"] == [{"Fn::GetAtt": ["SageMakerExecutionRole", "Arn"]}]
+        role = "ProcessingRole" if function == "PreprocessFunction" else "SageMakerExecutionRole"
+        assert statement["Resource"] == [{"Fn::GetAtt": [role, "Arn"]}]
         assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
 
 
@@ -165,6 +170,17 @@ def test_sagemaker_role_reads_inputs_and_writes_outputs_only(translated):
     role = translated["Resources"]["SageMakerExecutionRole"]
     assert s3_prefixes(allowed(role, "s3:GetObject")) == {"splitData", "models", "scoring"}
     assert s3_prefixes(allowed(role, "s3:PutObject")) == {"models", "inference-output", "scoring"}
+    trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert [s["Principal"] for s in trust] == [{"Service": "sagemaker.amazonaws.com"}]
+
+
+def test_processing_role_reads_its_code_and_task_and_writes_the_prepared_run_only(translated):
+    role = translated["Resources"]["ProcessingRole"]
+    assert s3_prefixes(allowed(role, "s3:GetObject")) == {"code", "processed"}
+    assert s3_prefixes(allowed(role, "s3:PutObject")) == {"processed", "splitData", "models"}
+    (listing,) = [s for s in statements(role) if "s3:ListBucket" in s["Action"]]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["code/*", "processed/*"]}}
+    assert not any(a.startswith(("sagemaker:", "iam:", "dynamodb:", "sns:")) for s in statements(role) for a in s["Action"])
     trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": "sagemaker.amazonaws.com"}]
 
@@ -184,7 +200,7 @@ def test_bucket_is_private_encrypted_versioned_tls_only_and_expires_intermediate
     encryption = json.dumps(bucket["BucketEncryption"])
     assert '"AES256"' in encryption and '"aws:kms"' in encryption and "DataKmsKeyArn" in encryption
     expiring = {r.get("Prefix") for r in bucket["LifecycleConfiguration"]["Rules"] if "ExpirationInDays" in r}
-    assert expiring == {"processed/", "splitData/", "inference-output/", "scoring/"}
+    assert expiring == {"processed/", "splitData/", "inference-output/", "scoring/", "code/"}
     policy = translated["Resources"]["DataBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     (deny,) = [s for s in policy if s["Effect"] == "Deny"]
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}

@@ -1,7 +1,11 @@
 """Rejected input, failed jobs and abandoned events, each handled on moto with the sample events."""
 
+import io
 import json
+import sys
+import tarfile
 
+import boto3
 import pytest
 
 from botocore.stub import Stubber
@@ -11,6 +15,8 @@ import failure_app
 import preprocess_app
 import train_app
 from pipeline_common import aws, layout
+from pipeline_common.models import PreprocessTask
+from tests.conftest import ROOT
 from tests.integration.conftest import BUCKET, Context, sample_event
 from tests.integration.test_handlers import RUN, upload_event
 
@@ -36,12 +42,34 @@ def test_rejected_file_gets_error_record_failed_status_and_notification(account,
     assert notification["run_id"] == run_id and notification["reason"] == error["reason"]
 
 
-def test_oversized_file_is_rejected_before_download(account, function_env):
+def test_an_upload_above_the_limit_goes_to_a_processing_job_with_its_own_copy_code_and_task(account, function_env, titanic_bytes,
+                                                                                          monkeypatch):
     env = function_env("PreprocessFunction")
-    event = upload_event(account.s3, "raw/big.csv", b"x")
+    event = upload_event(account.s3, "raw/big.csv", titanic_bytes)
     event["detail"]["object"]["size"] = int(env["MAX_INPUT_MEGABYTES"]) * 1024 * 1024 + 1
+    # the function's path as Lambda gives it: its folder, then its layers (here the sources and their installed packages)
+    interpreter = [entry for entry in sys.path if entry.startswith((sys.prefix, sys.base_prefix))]
+    monkeypatch.setattr(sys, "path", [str(ROOT / "services" / "preprocess"), str(ROOT / "layers" / "common"), str(ROOT / "layers" / "data"), str(ROOT / "datasets"),
+                                      *map(str, sorted((ROOT / ".venv" / "lambda-packages").iterdir())), *interpreter])
     result = preprocess_app.handler(event, Context())
-    assert result["status"] == "rejected" and "MaxInputMegabytes" in result["reason"]
+    run_id = result["run_id"]
+    job = f"{env['JOB_PREFIX']}-{run_id}"
+    assert result == {"run_id": run_id, "status": "processing", "processing_job": job}
+    keys = layout.RunKeys(run_id)
+    described = boto3.client("sagemaker").describe_processing_job(ProcessingJobName=job)
+    assert described["AppSpecification"]["ImageUri"] == env["PROCESSING_IMAGE"] and described["RoleArn"] == env["PROCESSING_ROLE_ARN"]
+    assert account.read(keys.processing_input) == titanic_bytes == account.read("raw/big.csv")  # a copy; the upload untouched
+    task = PreprocessTask.model_validate(account.read_json(keys.processing_task))
+    assert task.run_id == run_id and task.sharding.training_instances == int(env["TRAINING_INSTANCE_COUNT"])
+    (code_key,) = account.keys_under("code/")
+    with tarfile.open(fileobj=io.BytesIO(account.read(code_key))) as archive:
+        names = archive.getnames()
+    assert "root-00/preprocess_job.py" in names
+    assert any(n.endswith("/pipeline_common/layout.py") for n in names) and any(n.endswith("/tabular/prepare.py") for n in names)
+    assert any("/pandas/" in n for n in names) and not any("__pycache__" in n for n in names)
+    status = account.read_json(keys.status)
+    assert status["stages"]["preprocess"]["path"] == "processing" and status["status"] == "running"
+    assert account.keys_under(f"splitData/{run_id}/") == []  # nothing for training until the job has completed
 
 
 def test_failed_training_job_marks_the_run_failed_with_the_failure_reason(account, function_env):

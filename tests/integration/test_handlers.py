@@ -65,7 +65,7 @@ def test_preprocess_writes_split_data_transform_profile_and_the_manifest_last(cl
     run_id = result["run_id"]
     keys = layout.RunKeys(run_id)
     assert result == {"run_id": run_id, "status": "done", "rows": 891, "n_train": 713, "n_test": 178, "problem_type": "binary",
-                      "warnings": 0}
+                      "warnings": 0, "path": "function", "train_parts": 1, "test_parts": 1}
     assert keys_under(cloud, f"splitData/{run_id}/") == sorted([keys.train_part(0), keys.test_part(0), keys.labels_part(0),
                                                                 keys.split_manifest])
     assert keys_under(cloud, f"models/{run_id}/") == sorted([keys.frozen_spec, keys.transform])

@@ -51,7 +51,7 @@ def test_model_artifact_key_follows_sagemaker_output_layout():
 
 
 def _key_pattern(function) -> str:
-    (route,) = function.routes
+    (route,) = [r for r in function.routes if r.pattern["source"] == ["aws.s3"]]
     (condition,) = route.pattern["detail"]["object"]["key"]
     return condition["wildcard"]
 
@@ -71,6 +71,11 @@ def test_template_routes_match_the_layout_markers():
     assert transform_route.pattern["detail"]["Tags"] == {layout.RUN_KIND_TAG: [layout.SCORING_RUN]}
     (infer_route,) = fns["InferFunction"].routes
     assert infer_route.pattern["detail"]["TrainingJobName"] == [{"prefix": f"{stack.parameters['JobNamePrefix']}-"}]
+    # a Processing job's end comes back to preprocess (Completed) or to the failure function (Failed, Stopped)
+    (processed,) = [r for r in fns["PreprocessFunction"].routes if r.pattern["source"] == ["aws.sagemaker"]]
+    assert processed.pattern["detail"]["ProcessingJobStatus"] == ["Completed"]
+    failed = [r for r in fns["FailureFunction"].routes if r.pattern.get("detail-type") == ["SageMaker Processing Job State Change"]]
+    assert [r.pattern["detail"]["ProcessingJobStatus"] for r in failed] == [["Failed", "Stopped"]]
 
 
 def test_a_dataset_is_the_folder_under_raw_or_the_default():

@@ -85,7 +85,7 @@ def train_in_image(image: str, data: bytes, hyperparameters: dict[str, str], tmp
 
 
 def test_each_image_runs_its_own_xgboost_release_and_nothing_of_the_dev_venv():
-    assert containers.known_images() == ["sagemaker-xgboost-1.7-1", "sagemaker-xgboost-3.0-5"]
+    assert containers.known_images() == ["sagemaker-scikit-learn-1.4-2-py312-cpu-py3", "sagemaker-xgboost-1.7-1", "sagemaker-xgboost-3.0-5"]
     for image, release in (("sagemaker-xgboost-1.7-1", "1.7.4"), ("sagemaker-xgboost-3.0-5", "3.0.5")):
         assert containers.xgboost_release(image) == release
         code = "import xgboost, importlib.util as u; print(xgboost.__version__, u.find_spec('sklearn') is None, u.find_spec('mlpipe') is None)"

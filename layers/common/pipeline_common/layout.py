@@ -23,6 +23,7 @@ INFERENCE_OUTPUT = "inference-output/"
 EVALUATION = "evaluation/"
 ERRORS = "errors/"
 RUNS = "runs/"
+CODE = "code/"  # the preprocess stage's code for Processing jobs, content-addressed
 
 # The commit marker each stage writes last; the next stage is routed on it alone.
 MANIFEST = "manifest.json"
@@ -173,6 +174,25 @@ class RunKeys:
     def profile(self) -> str:
         return f"{PROCESSED}{self.run_id}/profile.json"
 
+    # preprocess on a Processing job: what the job is asked to do, and the split manifest it hands back
+    @property
+    def processing_task(self) -> str:
+        return f"{PROCESSED}{self.run_id}/processing/task.json"
+
+    @property
+    def processing_input(self) -> str:
+        """The upload's version, copied for the job: a Processing input names a prefix, never a version."""
+        return f"{PROCESSED}{self.run_id}/processing/input/input.csv"
+
+    @property
+    def staged_split_manifest(self) -> str:
+        """The job's split manifest, which the function copies to ``split_manifest`` once every output is in place."""
+        return f"{PROCESSED}{self.run_id}/processing/{MANIFEST}"
+
+    def run_prefix(self, top: str) -> str:
+        """<top>/<run_id>/: the part of the bucket a stage writes for this run."""
+        return f"{top}{self.run_id}/"
+
     @property
     def train_prefix(self) -> str:
         return f"{SPLIT}{self.run_id}/train/"
@@ -296,6 +316,11 @@ def part_index(key: str) -> int:
     if not match:
         raise ValueError(f"{key!r} is not a part file")
     return int(match[1])
+
+
+def job_code_key(stage: str, digest: str) -> str:
+    """A stage's code as a Processing job runs it: code/<stage>-<digest>.tar.gz, written once per code version."""
+    return f"{CODE}{stage}-{digest}.tar.gz"
 
 
 def model_artifact_key(run_id: str, training_job_name: str) -> str:

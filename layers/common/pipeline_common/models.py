@@ -435,3 +435,26 @@ class ErrorRecord(_Strict):
     details: dict = {}
     source: dict | None = None
     at: str
+
+
+class ShardPlan(_Strict):
+    """How many parts the training and test rows are cut into: at least one per instance, none above shard_bytes."""
+
+    training_instances: int = Field(1, ge=1)
+    transform_instances: int = Field(1, ge=1)
+    shard_bytes: int = Field(256 * 2**20, ge=1)
+
+
+class PreprocessTask(_Strict):
+    """What preparing one upload needs, in the function or on its Processing job (task.json)."""
+
+    run_id: str
+    source: dict
+    spec: dict  # the dataset's spec as loaded (DatasetSpec fields)
+    spec_origin: dict
+    test_fraction: float
+    seed: int
+    sharding: ShardPlan
+    champion: ModelVersion | None = None  # the approved version to encode the test rows for
+    champion_spec: dict | None = None  # its frozen spec and fitted transform, read by the function
+    champion_transform: dict | None = None

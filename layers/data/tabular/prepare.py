@@ -20,7 +20,7 @@ from . import features as feature_lib
 from . import profile as profile_lib
 from .csvio import ROWS_AT_ONCE, head, header_of, matrix_csv, read_frame
 from .split import split_indices
-from .validate import Target, check_enough_rows, resolve_target, typed_features
+from .validate import Target, check_columns, check_enough_rows, resolve_target, typed_features
 
 ROW_ID = "row_id"
 
@@ -81,6 +81,14 @@ def _encoded_csv(typed: pd.DataFrame, transform: FittedTransform, positions: np.
         rows = typed.iloc[chunk]
         out.write(matrix_csv(feature_lib.apply(rows, transform), first=None if first is None else first[chunk]))
     return out.getvalue()
+
+
+def check_header(head: bytes, spec: DatasetSpec, complete: bool) -> None:
+    """What the start of a file can prove wrong (encoding, separator, header, required columns), from its first rows:
+    ``head`` is the whole file if ``complete``, else its first bytes, read up to the last full line."""
+    if not complete:
+        head = head[: head.rfind(b"\n") + 1] or head
+    check_columns(read_frame(head, spec), spec, with_target=True)
 
 
 def prepare(body: bytes, spec: DatasetSpec, test_fraction: float, seed: int) -> Prepared:

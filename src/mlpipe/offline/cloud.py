@@ -77,6 +77,7 @@ class Options:
     duplicate_events: bool = False  # deliver every event twice, at the same moment
     fail_training: str | None = None  # FailureReason of every training job
     fail_transform: str | None = None  # FailureReason of every transform job
+    fail_processing: str | None = None  # FailureReason of every Processing job
     throttle: int = 0  # the first N SageMaker calls answer ThrottlingException
     concurrency: int = 2  # execution environments per function, started on demand as on Lambda
 
@@ -182,7 +183,8 @@ class OfflineCloud:
             self.pools[lid] = FunctionPool(spec, aws_env, self.options.concurrency, zygote, function_paths(spec), on_log=self._log)
         threading.Thread(target=self._prewarm, daemon=True).start()
         self._wait_for_moto(moto_port)
-        faults = Faults(self.options.fail_training, self.options.fail_transform, self.options.throttle)
+        faults = Faults(fail_training=self.options.fail_training, fail_transform=self.options.fail_transform,
+                        fail_processing=self.options.fail_processing, throttle_remaining=self.options.throttle)
         self.sagemaker = OfflineSageMaker(self.client("s3"), self.client("events"), self.region, faults)
         # The stack's training image starts its xgboost now, in a process of its own, for the first job.
         threading.Thread(target=self.sagemaker.containers.prewarm, args=(self.training_image(),), daemon=True).start()

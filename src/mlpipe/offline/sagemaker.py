@@ -20,12 +20,13 @@ from urllib.parse import unquote
 from .sm_base import STATE_TABLES, ApiError, Faults
 from .sm_endpoints import EndpointOps
 from .sm_jobs import JobOps
+from .sm_processing import ProcessingOps
 from .sm_registry import RegistryOps
 
 __all__ = ["ApiError", "Faults", "OfflineSageMaker"]
 
 
-class OfflineSageMaker(JobOps, RegistryOps, EndpointOps):
+class OfflineSageMaker(JobOps, ProcessingOps, RegistryOps, EndpointOps):
     _server: ThreadingHTTPServer | None = None
 
     def start(self, port: int = 0) -> str:
@@ -106,7 +107,8 @@ class OfflineSageMaker(JobOps, RegistryOps, EndpointOps):
             for endpoint in self.endpoints.values():  # what was on its way to service has arrived
                 if endpoint["EndpointStatus"] in ("Creating", "Updating"):
                     endpoint["EndpointStatus"] = "InService"
-            for jobs, status in ((self.training_jobs, "TrainingJobStatus"), (self.transform_jobs, "TransformJobStatus")):
+            for jobs, status in ((self.training_jobs, "TrainingJobStatus"), (self.transform_jobs, "TransformJobStatus"),
+                                 (self.processing_jobs, "ProcessingJobStatus")):
                 for job in jobs.values():  # a job whose command ended before it did did not finish
                     if job[status] == "InProgress":
                         job.update({status: "Failed", "FailureReason": "InternalServerError: the offline cloud stopped during the job"})

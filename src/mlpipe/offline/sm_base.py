@@ -26,6 +26,7 @@ class Faults:
 
     fail_training: str | None = None
     fail_transform: str | None = None
+    fail_processing: str | None = None
     throttle_remaining: int = 0
     throttled: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -49,7 +50,7 @@ def event_time(value):
 
 
 # The resources the offline SageMaker keeps, saved to MLPIPE_HOME between commands.
-STATE_TABLES = ("training_jobs", "models", "transform_jobs", "tags", "releases", "model_package_groups", "model_packages",
+STATE_TABLES = ("training_jobs", "models", "transform_jobs", "processing_jobs", "tags", "releases", "model_package_groups", "model_packages",
                 "client_tokens", "endpoint_configs", "endpoints")
 
 
@@ -62,6 +63,8 @@ class SageMakerBase:
         for table in STATE_TABLES:
             setattr(self, table, {})
         self.calls: list[str] = []
+        self.processing_logs: dict[str, str] = {}  # the container's output, as CloudWatch would hold it
+        self.processing_peaks: dict[str, int] = {}  # the container process's peak resident bytes
         self.containers = Containers()
         self._models_on_disk: dict[str, str] = {}
         self._lock = threading.RLock()
