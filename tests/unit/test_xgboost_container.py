@@ -66,7 +66,7 @@ def run_in_image(image: str, code: str, *args: str) -> str:
     """Run code in a process with only the image's packages, as the offline container runs; return its stdout."""
     site = containers.site_dir(image)
     result = subprocess.run([sys.executable, "-I", "-S", "-c", f"import sys; sys.path[:0] = [{str(site)!r}]\n{code}", *args],
-                            capture_output=True, text=True, env=clean_environment())
+                            check=False, capture_output=True, text=True, env=clean_environment())
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -77,10 +77,11 @@ def train_in_image(image: str, data: bytes, hyperparameters: dict[str, str], tmp
     (channel / "part-00000.csv").write_bytes(data)
     process = containers.ContainerProcess(image)
     try:
-        answer = process.call(command="train", channel=str(channel), hyperparameters=hyperparameters, model_out=str(tmp_path / image / "model.tar.gz"))
+        answer = process.call(command="train", hosts=["algo-1"], current_host="algo-1", channel=str(channel), cores=1,
+                              hyperparameters=hyperparameters, model_out=str(tmp_path / image / "model.tar.gz"))
     finally:
         process.stop()
-    assert answer == {"rows": data.count(b"\n")}
+    assert answer == {"rows": data.count(b"\n"), "included": True, "saved": True}
     return (tmp_path / image / "model.tar.gz").read_bytes()
 
 
@@ -110,3 +111,24 @@ def test_container_process_trains_transforms_and_reports_algorithm_errors(tmp_pa
         assert process.alive()  # an algorithm error fails the job, not the warm process
     finally:
         process.stop()
+
+
+@pytest.mark.parametrize("image", ["sagemaker-xgboost-1.7-1", "sagemaker-xgboost-3.0-5"])
+def test_the_first_failure_of_a_job_ends_the_instances_still_working(image, tmp_path):
+    """algo-1 waits in a group of three that never fills; algo-2 fails on its data: the failure is the job's, and
+    algo-1, which would wait forever, is ended; algo-2 answered and stays usable."""
+    for host, body in (("algo-1", training_csv()), ("algo-2", b"Survived,a,b,c\n" + training_csv())):
+        (tmp_path / host).mkdir()
+        (tmp_path / host / "part.csv").write_bytes(body)
+    processes = [containers.ContainerProcess(image) for _ in range(2)]
+    try:
+        tracker = processes[0].call(command="tracker", n_workers=3)
+        requests = [{"command": "train", "hosts": ["algo-1", "algo-2", "algo-3"], "current_host": host, "tracker": tracker,
+                     "channel": str(tmp_path / host), "hyperparameters": HYPER, "model_out": str(tmp_path / host / "model.tar.gz"), "cores": 1}
+                    for host in ("algo-1", "algo-2")]
+        with pytest.raises(container.AlgorithmError, match="not numeric CSV"):
+            containers.call_all(processes, requests)
+        assert not processes[0].alive() and processes[1].alive()
+    finally:
+        for process in processes:
+            process.stop()

@@ -16,6 +16,9 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -121,10 +124,26 @@ class ContainerProcess:
         return self.process.poll() is None
 
     def stop(self) -> None:
-        self._conn.close()
+        """End the process, then close the connection: a thread waiting for its answer gets EOF and ends too."""
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        self._conn.close()
+
+
+def call_all(processes: list[ContainerProcess], requests: list[dict]) -> list[dict]:
+    """Each process's request at the same time, as a job's instances run. The first failure is raised once the
+    processes still working are ended: they could wait for the failed one forever."""
+    with ThreadPoolExecutor(max_workers=len(processes)) as pool:
+        futures = [pool.submit(process.call, **request) for process, request in zip(processes, requests)]
+        done, running = wait(futures, return_when=FIRST_EXCEPTION)
+        for process, future in zip(processes, futures):
+            if future in running:
+                process.stop()
+    failed = [future.exception() for future in futures if future in done and future.exception() is not None]
+    if failed:
+        raise failed[0]
+    return [future.result() for future in futures]
 
 
 class Containers:
@@ -148,18 +167,41 @@ class Containers:
         with self._lock:
             self._idle.setdefault(process.image, queue.SimpleQueue()).put(process)
 
-    def call(self, image: str, **request) -> dict:
+    def _take(self, image: str) -> ContainerProcess:
         with self._lock:
             idle = self._idle.setdefault(image, queue.SimpleQueue())
         try:
-            process = idle.get_nowait()
+            return idle.get_nowait()
         except queue.Empty:
-            process = self._start(image)
+            return self._start(image)
+
+    def call(self, image: str, **request) -> dict:
+        process = self._take(image)
         try:
             return process.call(**request)
         finally:
             if process.alive():
                 self._put(process)
+
+    @contextmanager
+    def instances(self, image: str, count: int) -> Iterator[list[ContainerProcess]]:
+        """A job's instances: count processes of the image, its own while it runs, warm again after it.
+
+        When a job of several instances fails, every process of it is ended: the others may wait for
+        the failed one forever (a tracker, a collective group) and none of them is left running.
+        """
+        processes = [self._take(image) for _ in range(count)]
+        try:
+            yield processes
+        except BaseException:
+            if count > 1:
+                for process in processes:
+                    process.stop()
+            raise
+        finally:
+            for process in processes:
+                if process.alive():
+                    self._put(process)
 
     def stop(self) -> None:
         with self._lock:

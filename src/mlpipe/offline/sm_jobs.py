@@ -3,21 +3,41 @@
 Jobs move InProgress -> Completed or Failed (with a FailureReason) on a background thread, read and
 write S3 through the offline S3, and every status change is sent to EventBridge in the documented
 ``aws.sagemaker`` shapes.
+
+A job's InstanceCount is that many container processes working at once. A training job's hosts
+(algo-1 ... algo-N) each get their own channel folder (ShardedByS3Key: the sorted keys dealt
+round-robin; FullyReplicated: every key) and train one model together; a transform deals its
+input objects over its instances the same way. What each instance read is kept offline only
+(``training_hosts``, ``transform_instances``): DescribeTrainingJob and DescribeTransformJob have no such field.
+A transform's DataProcessing is SageMaker's work around the container (sm_data_processing.py).
 """
 
 from __future__ import annotations
 
+import os
 import posixpath
 import tempfile
 from pathlib import Path
 
-from .containers import AlgorithmError, image_name, xgboost_release
+from .containers import AlgorithmError, call_all, image_name, xgboost_release
 from .sm_base import ApiError, SageMakerBase, now
+from .sm_data_processing import DataProcessing, RequestError
+
+
+def deal(items: list, count: int) -> list[list]:
+    """Item k to instance k mod count, as ShardedByS3Key gives each instance about 1/count of the sorted objects."""
+    return [items[i::count] for i in range(count)]
 
 
 class JobOps(SageMakerBase):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Offline only, by job name: [{"host": "algo-1", "objects": [key, ...], "rows": n, ...}, ...]
+        self.training_hosts: dict[str, list[dict]] = {}
+        self.transform_instances: dict[str, list[dict]] = {}
+
     # -- training -------------------------------------------------------------------------
-    def op_CreateTrainingJob(self, request: dict) -> dict:  # noqa: N802
+    def op_CreateTrainingJob(self, request: dict) -> dict:
         name = request["TrainingJobName"]
         arn = self.arn("training-job", name)
         with self._lock:
@@ -36,7 +56,7 @@ class JobOps(SageMakerBase):
         self.run_in_background(self._train, name)
         return {"TrainingJobArn": arn}
 
-    def op_DescribeTrainingJob(self, request: dict) -> dict:  # noqa: N802
+    def op_DescribeTrainingJob(self, request: dict) -> dict:
         job = self.training_jobs.get(request["TrainingJobName"])
         if job is None:
             raise ApiError("ValidationException", f"Requested resource not found: training job {request['TrainingJobName']}")
@@ -60,15 +80,8 @@ class JobOps(SageMakerBase):
             if channels["train"].get("ContentType") != "text/csv":
                 raise AlgorithmError("the train channel has no ContentType text/csv: the container would read it as libsvm")
             artifact = posixpath.join(job["OutputDataConfig"]["S3OutputPath"].rstrip("/"), name, "output", "model.tar.gz")
-            # The container's folders, as SageMaker maps them: /opt/ml/input/data/<channel>/, /opt/ml/model/
             with tempfile.TemporaryDirectory(prefix="sagemaker-training-") as root:
-                channel = Path(root, "input", "data", "train")
-                self.download_prefix(channels["train"]["DataSource"]["S3DataSource"]["S3Uri"], channel)
-                model = Path(root, "model", "model.tar.gz")
-                model.parent.mkdir(parents=True)
-                self.containers.call(image, command="train", channel=str(channel), hyperparameters=job.get("HyperParameters", {}),
-                                     model_out=str(model))
-                self.write(artifact, model.read_bytes())
+                self.write(artifact, self._run_hosts(name, image, job, channels["train"], Path(root)))
             job.update(TrainingJobStatus="Completed", SecondaryStatus="Completed", ModelArtifacts={"S3ModelArtifacts": artifact})
         except Exception as err:  # noqa: BLE001 - any error ends the job Failed, as on SageMaker
             reason = f"AlgorithmError: {err}" if isinstance(err, AlgorithmError) else f"ClientError: {err}"
@@ -77,8 +90,48 @@ class JobOps(SageMakerBase):
         job["TrainingTimeInSeconds"] = job["BillableTimeInSeconds"] = max(1, round(job["TrainingEndTime"] - job["TrainingStartTime"]))
         self._training_event(job)
 
+    def _host_channels(self, channel: dict, hosts: list[str], root: Path) -> dict[str, list[str]]:
+        """Fill each host's /opt/ml/input/data/train/ as SageMaker does; return the keys each host got.
+
+        The objects are downloaded once and linked into the hosts' folders (the key's path below the prefix kept).
+        """
+        source = channel["DataSource"]["S3DataSource"]
+        objects = self.download_prefix(source["S3Uri"], root / "s3")
+        sharded = source.get("S3DataDistributionType", "FullyReplicated") == "ShardedByS3Key"
+        shares = deal(objects, len(hosts)) if sharded else [objects] * len(hosts)
+        for host, share in zip(hosts, shares):
+            folder = root / host / "input" / "data" / "train"
+            folder.mkdir(parents=True)
+            for _, path in share:
+                target = folder / path.relative_to(root / "s3")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.link(path, target)
+        return {host: [key for key, _ in share] for host, share in zip(hosts, shares)}
+
+    def _run_hosts(self, name: str, image: str, job: dict, channel: dict, root: Path) -> bytes:
+        """Run the job's hosts, each a container process with its own folders; return the model the master saved.
+
+        Each host gets its share of this machine's cores, as each instance has its own: xgboost's threads on
+        every core in every host spin while they wait for one another at each allreduce (twenty times slower
+        with two hosts on two cores).
+        """
+        hosts = [f"algo-{i}" for i in range(1, job["ResourceConfig"].get("InstanceCount", 1) + 1)]
+        objects = self._host_channels(channel, hosts, root)
+        cores = max(1, (os.cpu_count() or 1) // len(hosts))
+        requests = [{"command": "train", "hosts": hosts, "current_host": host, "channel": str(root / host / "input" / "data" / "train"),
+                     "hyperparameters": job.get("HyperParameters", {}), "model_out": str(root / host / "model.tar.gz"), "cores": cores}
+                    for host in hosts]
+        with self.containers.instances(image, len(hosts)) as processes:
+            if len(hosts) > 1:  # the master (algo-1) runs the first group's tracker; SageMaker tells the hosts where
+                tracker = processes[0].call(command="tracker", n_workers=len(hosts))
+                requests = [{**request, "tracker": tracker} for request in requests]
+            answers = call_all(processes, requests)
+        self.training_hosts[name] = [{"host": host, "objects": objects[host], **answer} for host, answer in zip(hosts, answers)]
+        (master,) = [host for host, answer in zip(hosts, answers) if answer["saved"]]
+        return (root / master / "model.tar.gz").read_bytes()
+
     # -- models ---------------------------------------------------------------------------
-    def op_CreateModel(self, request: dict) -> dict:  # noqa: N802
+    def op_CreateModel(self, request: dict) -> dict:
         name = request["ModelName"]
         arn = self.arn("model", name)
         container = dict(request.get("PrimaryContainer") or {})
@@ -97,14 +150,14 @@ class JobOps(SageMakerBase):
             self.tags[arn] = request.get("Tags", [])
         return {"ModelArn": arn}
 
-    def op_DescribeModel(self, request: dict) -> dict:  # noqa: N802
+    def op_DescribeModel(self, request: dict) -> dict:
         model = self.models.get(request["ModelName"])
         if model is None:
             raise ApiError("ValidationException", f'Could not find model "{self.arn("model", request["ModelName"])}".')
         return dict(model)
 
     # -- batch transform ------------------------------------------------------------------
-    def op_CreateTransformJob(self, request: dict) -> dict:  # noqa: N802
+    def op_CreateTransformJob(self, request: dict) -> dict:
         name = request["TransformJobName"]
         arn = self.arn("transform-job", name)
         with self._lock:
@@ -112,6 +165,9 @@ class JobOps(SageMakerBase):
                 raise ApiError("ResourceInUse", f"Job name must be unique within an AWS account and region, and a job with this name already exists ({arn})")
             if request["ModelName"] not in self.models:
                 raise ApiError("ValidationException", f'Could not find model "{self.arn("model", request["ModelName"])}".')
+            if DataProcessing.of(request).join_source not in ("Input", "None"):
+                raise ApiError("ValidationException", "1 validation error detected: Value at 'dataProcessing.joinSource' failed to satisfy "
+                                                      "constraint: Member must satisfy enum value set: [Input, None]")
             job = {
                 **{k: v for k, v in request.items() if k != "Tags"},
                 "TransformJobArn": arn,
@@ -123,7 +179,7 @@ class JobOps(SageMakerBase):
         self.run_in_background(self._transform, name)
         return {"TransformJobArn": arn}
 
-    def op_DescribeTransformJob(self, request: dict) -> dict:  # noqa: N802
+    def op_DescribeTransformJob(self, request: dict) -> dict:
         job = self.transform_jobs.get(request["TransformJobName"])
         if job is None:
             raise ApiError("ValidationException", f"Could not find job to describe: {request['TransformJobName']}")
@@ -150,14 +206,32 @@ class JobOps(SageMakerBase):
                 model = Path(root, "model.tar.gz")
                 model.write_bytes(self.read_object(container["ModelDataUrl"]))
                 inputs = self.download_prefix(transform_input["DataSource"]["S3DataSource"]["S3Uri"], Path(root, "input"))
-                files = [(str(path), str(Path(root, "output", f"{index}.out"))) for index, (_, path) in enumerate(inputs)]
-                Path(root, "output").mkdir()
-                self.containers.call(image, command="transform", model=str(model), files=files)
+                processing = DataProcessing.of(job)
+                sources = [(key, processing.model_input(path, Path(root, f"filtered-{index}.csv"))) for index, (key, path) in enumerate(inputs)]
+                outputs = self._run_instances(name, image, job, model, sources, Path(root, "output"))
+                results = [processing.output(path, out) for (_, path), out in zip(inputs, outputs)]
                 # Batch transform writes <S3OutputPath>/<input file name>.out, and only once every file succeeded.
-                for (key, _), (_, out) in zip(inputs, files):
-                    self.write(f"{output}/{posixpath.basename(key)}.out", Path(out).read_bytes())
+                for (key, _), result in zip(inputs, results):
+                    self.write(f"{output}/{posixpath.basename(key)}.out", result)
             job["TransformJobStatus"] = "Completed"
         except Exception as err:  # noqa: BLE001
-            job.update(TransformJobStatus="Failed", FailureReason=f"AlgorithmError: {err}")
+            reason = f"ClientError: {err}" if isinstance(err, RequestError) else f"AlgorithmError: {err}"
+            job.update(TransformJobStatus="Failed", FailureReason=reason)
         job["TransformEndTime"] = now()
         self._transform_event(job)
+
+    def _run_instances(self, name: str, image: str, job: dict, model: Path, inputs: list, folder: Path) -> list[Path]:
+        """Deal the input objects over the job's instances, working at the same time; return each input's output file.
+
+        An instance dealt no object (more instances than objects) has nothing to do and is not started offline.
+        """
+        outputs = [folder / f"{index}.out" for index in range(len(inputs))]
+        folder.mkdir()
+        count = min(job["TransformResources"].get("InstanceCount", 1), len(inputs))
+        files = deal([(str(path), str(out)) for (_, path), out in zip(inputs, outputs)], count)
+        with self.containers.instances(image, count) as processes:
+            answers = call_all(processes, [{"command": "transform", "model": str(model), "files": share} for share in files])
+        keys = deal([key for key, _ in inputs], count)
+        self.transform_instances[name] = [{"instance": i, "objects": share, **answer}
+                                          for i, (share, answer) in enumerate(zip(keys, answers), start=1)]
+        return outputs

@@ -7,6 +7,14 @@ the model is saved as a file named ``xgboost-model`` inside ``model.tar.gz``. Ba
 reads CSV records without a label and writes ``str`` of each record's prediction on a line of its
 own; a real-time endpoint answering text/csv writes the rows with a CSV writer.
 
+A job on several instances runs one process per host (algo-1 ... algo-N), as the container's
+``distributed.rabit_run`` does: every host joins a first group to tell the others whether it has
+data; a host without data is dropped; the hosts with data train one model in a second group through
+xgboost's collective communicator, and only the first of them (the master) saves it. Each group's
+tracker runs in its master's process on 127.0.0.1, at a port the OS picks (the container uses fixed
+ports on its own instances); the workers learn it from SageMaker offline for the first group and
+from the first group for the second.
+
 This file runs as the container's process: a Python started with ``-I -S`` and the image's
 packages (``<venv>/sagemaker-images/<image>``) on its path, nothing of the development venv.
 """
@@ -18,6 +26,7 @@ import socket
 import sys
 import tarfile
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 MODEL_FILE = "xgboost-model"
@@ -49,11 +58,12 @@ def read_csv(data: bytes | Path, what: str):
 
 
 def _channel(channel: Path):
+    """The channel's table, or None when its files hold no byte (the container's get_size is 0: the host has no data)."""
     import numpy as np
 
     files = sorted(p for p in channel.rglob("*") if p.is_file())
-    if not files:
-        raise AlgorithmError(f"no data in the train channel ({channel})")
+    if sum(p.stat().st_size for p in files) == 0:
+        return None
     return np.vstack([read_csv(p, "train channel") for p in files])
 
 
@@ -122,19 +132,112 @@ def transform(booster, records: bytes, realtime: bool = False) -> bytes:
     return ("\n".join(map(str, predictions.tolist())) + "\n").encode()
 
 
+# -- several hosts: the container's distributed.rabit_run -----------------------------------------------------------------
+LOCALHOST = "127.0.0.1"
+_trackers: dict[int, object] = {}  # the trackers this process runs, by port, until their group has finished
+
+
+def _legacy() -> bool:
+    """xgboost 1.x: a Python tracker (``start(n)``, ``worker_envs()``) and upper-case DMLC_ arguments."""
+    import xgboost
+
+    return xgboost.__version__.startswith("1.")
+
+
+def start_tracker(n_workers: int) -> dict:
+    """Start a group's tracker here, ranks sorted by task id (the host name); return the arguments its workers join with."""
+    from xgboost.tracker import RabitTracker
+
+    if _legacy():
+        tracker = RabitTracker(host_ip=LOCALHOST, n_workers=n_workers, sortby="task")
+        tracker.start(n_workers)
+        args = tracker.worker_envs()
+    else:
+        tracker = RabitTracker(n_workers=n_workers, host_ip=LOCALHOST, port=0, sortby="task")
+        tracker.start()
+        args = tracker.worker_args()
+    _trackers[_port(args)] = tracker
+    return args
+
+
+def _port(args: dict) -> int:
+    return int(args.get("DMLC_TRACKER_PORT", args.get("dmlc_tracker_port")))
+
+
+@contextmanager
+def _group(args: dict, host: str):
+    """Be one worker of a tracker's group; the master, whose process runs the tracker, waits for it to finish after."""
+    from xgboost import collective
+
+    with collective.CommunicatorContext(**args, **{"DMLC_TASK_ID" if _legacy() else "dmlc_task_id": host}):
+        yield collective
+    tracker = _trackers.pop(_port(args), None)
+    if tracker is not None and _legacy():
+        tracker.join()
+    elif tracker is not None:
+        tracker.wait_for()
+
+
+def _synchronize(collective, record: dict) -> list[dict]:
+    """Every worker's record, by rank: each one broadcasts its own in turn (the container's RabitHelper.synchronize)."""
+    rank = collective.get_rank()
+    return [collective.broadcast(record if i == rank else None, i) for i in range(collective.get_world_size())]
+
+
+def _training_group(collective, records: list[dict], included: list[str], host: str) -> dict | None:
+    """The second group's arguments, when two or more hosts have data: its master starts the tracker and tells everyone."""
+    if len(included) < 2:
+        return None
+    root = [record["host"] for record in records].index(included[0])
+    return collective.broadcast(start_tracker(len(included)) if host == included[0] else None, root)
+
+
+def _fit(table, request: dict, master: bool) -> dict:
+    """Train with the instance's cores (unless the hyperparameters say nthread), and save model.tar.gz on the master
+    only (the container's train_job with is_master)."""
+    booster = train_booster(table, {"nthread": str(request["cores"]), **request["hyperparameters"]})
+    if master:
+        Path(request["model_out"]).write_bytes(model_archive(booster))
+    return {"rows": len(table), "included": True, "saved": master}
+
+
+def train_host(request: dict) -> dict:
+    """One host of a training job: alone with one instance, else through the two groups of the container's rabit_run."""
+    table, host = _channel(Path(request["channel"])), request["current_host"]
+    if len(request["hosts"]) == 1:
+        if table is None:
+            raise AlgorithmError(f"No data in training channel path {request['channel']}")
+        return _fit(table, request, master=True)
+    with _group(request["tracker"], host) as collective:
+        records = _synchronize(collective, {"host": host, "include_in_training": table is not None})
+        included = sorted(record["host"] for record in records if record["include_in_training"])
+        if not included:
+            raise AlgorithmError("No hosts received training data.")
+        training = _training_group(collective, records, included, host)
+    if table is None:
+        # The container logs "Host ... not being used for distributed training." and exits 0.
+        return {"rows": 0, "included": False, "saved": False}
+    if training is None:
+        return _fit(table, request, master=True)
+    with _group(training, host):
+        return _fit(table, request, master=host == included[0])
+
+
 # -- the container's process ---------------------------------------------------------------------------------------------
 def handle(request: dict) -> dict:
     """One job step, with the container's folders as SageMaker maps them (temporary folders offline)."""
+    if request["command"] == "tracker":
+        return start_tracker(request["n_workers"])
     if request["command"] == "train":
-        table = _channel(Path(request["channel"]))
-        archive = model_archive(train_booster(table, request["hyperparameters"]))
-        Path(request["model_out"]).write_bytes(archive)
-        return {"rows": len(table)}
+        return train_host(request)
     booster = load_model(Path(request["model"]).read_bytes())
     if request["command"] == "transform":
+        rows = 0
         for source, target in request["files"]:
-            Path(target).write_bytes(transform(booster, Path(source).read_bytes()))
-        return {"files": len(request["files"])}
+            predictions = transform(booster, Path(source).read_bytes())
+            Path(target).write_bytes(predictions)
+            rows += predictions.count(b"\n")
+        return {"rows": rows}
     if request["command"] == "invoke":
         return {"body": transform(booster, request["body"].encode(), realtime=True).decode()}
     raise AlgorithmError(f"unknown command {request['command']!r}")
@@ -143,7 +246,7 @@ def handle(request: dict) -> dict:
 def worker_main(fd: int) -> None:
     from multiprocessing.connection import Connection
 
-    import xgboost  # noqa: F401 - imported at start: the first job should not wait for it
+    import xgboost  # imported at start: the first job should not wait for it
 
     connection = Connection(fd)
     connection.send(("ready", xgboost.__version__))
