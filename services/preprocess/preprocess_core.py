@@ -67,7 +67,7 @@ def artifacts(prepared: Prepared, run_id: str, source: dict, spec_origin: dict, 
     """The objects to write, data first, and the manifest to write after them (it starts training).
 
     The training rows are cut into at least one part per training instance, the test rows into at least one per
-    transform instance; the labels and the champion's rows are cut where the test features are.
+    transform or training instance; the labels and the champion's rows are cut where the test features are.
     """
     keys = layout.RunKeys(run_id)
     spec_doc = {**prepared.spec.model_dump(mode="json"), "origin": spec_origin}
@@ -78,8 +78,10 @@ def artifacts(prepared: Prepared, run_id: str, source: dict, spec_origin: dict, 
     ]
     train_bounds = shards.row_bounds(prepared.n_train, shards.part_count(
         len(prepared.train), prepared.n_train, sharding.training_instances, sharding.shard_bytes))
+    # the test rows in as many parts as either job has instances: a larger training cluster means a larger file
     test_bounds = shards.row_bounds(prepared.n_test, shards.part_count(
-        len(prepared.test_features), prepared.n_test, sharding.transform_instances, sharding.shard_bytes))
+        len(prepared.test_features), prepared.n_test, max(sharding.transform_instances, sharding.training_instances),
+        sharding.shard_bytes))
     parts = (_parts(keys.train_part, prepared.train, train_bounds, "train")
              + _parts(keys.test_part, prepared.test_features, test_bounds, "test")
              + _parts(keys.labels_part, prepared.test_labels, test_bounds, "labels", header=True))

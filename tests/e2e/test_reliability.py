@@ -110,12 +110,17 @@ def test_bad_input_is_rejected_with_a_record_and_nothing_downstream(rejecting_cl
     assert any(n["run_id"] == run_id for n in cloud.notifications())
 
 
-def test_a_file_over_the_size_limit_is_rejected():
+def test_a_file_to_score_over_the_size_limit_is_rejected_and_a_file_to_train_on_is_not():
     big = TITANIC * 20  # about 1.2 MB
     with OfflineCloud(parameter_overrides={"MaxInputMegabytes": "1"}) as cloud:
-        run_id = run_file(cloud, big, "raw/big.csv")
-        error = read_json(cloud, layout.RunKeys(run_id).error)
+        run_file(cloud, TITANIC, "raw/titanic.csv")  # an approved version to score with
+        scoring = run_file(cloud, big, "score/big.csv")
+        error = read_json(cloud, layout.RunKeys(scoring).error)
         assert "larger than the 1048576-byte limit" in error["reason"] and error["details"]["size"] == len(big)
+        assert [job for job in cloud.sagemaker.transform_jobs if scoring in job] == []
+        training = run_file(cloud, big, "raw/big.csv", timeout=300)  # too large for the function: a Processing job
+        status = read_json(cloud, layout.RunKeys(training).status)
+        assert status["stages"]["preprocess"]["path"] == "processing"
 
 
 # -- failed jobs, failed functions, throttling ---------------------------------------------------------

@@ -3,8 +3,10 @@ parameter checks and Rules."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
-import yaml
 
 from mlpipe.offline import parameters
 from mlpipe.offline.template import load_stack
@@ -56,11 +58,18 @@ def test_the_template_ties_the_largest_input_to_the_data_functions_memory():
 
 
 def test_reading_the_template_leaves_pyyaml_as_it_was():
-    from mlpipe.offline.template import DEFAULT_TEMPLATE, parse_template
-
-    template = parse_template(DEFAULT_TEMPLATE.read_text())
-    assert template["Rules"]["InputFits1024MB"]["RuleCondition"] == {"Fn::Equals": [{"Ref": "DataFunctionMemoryMB"}, "1024"]}
-    loaded = yaml.safe_load("spec: {name: d}\n")
-    assert type(loaded["spec"]) is dict and yaml.safe_dump(loaded) == "spec:\n  name: d\n"
-    with pytest.raises(yaml.constructor.ConstructorError):
-        yaml.safe_load("!Ref X")  # short-form intrinsics are the template loader's, not everyone's
+    # in a fresh process: samcli's own yaml_parse, which other tests call, changes PyYAML for the rest of a process
+    code = """
+import yaml
+from mlpipe.offline.template import DEFAULT_TEMPLATE, parse_template
+template = parse_template(DEFAULT_TEMPLATE.read_text())
+assert template["Rules"]["InputFits1024MB"]["RuleCondition"] == {"Fn::Equals": [{"Ref": "DataFunctionMemoryMB"}, "1024"]}
+loaded = yaml.safe_load("spec: {name: d}\\n")
+assert type(loaded["spec"]) is dict and yaml.safe_dump(loaded) == "spec:\\n  name: d\\n", loaded
+try:
+    yaml.safe_load("!Ref X")
+except yaml.constructor.ConstructorError:
+    print("untouched")
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "untouched", result.stderr

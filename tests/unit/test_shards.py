@@ -43,7 +43,7 @@ def test_cut_keeps_every_line_once_in_order_and_repeats_the_header():
 
 def test_the_test_features_labels_and_champion_rows_are_cut_at_the_same_rows(titanic_bytes):
     prepared = prepare(titanic_bytes, titanic_spec(), 0.2, 42)
-    plan = ShardPlan(training_instances=2, transform_instances=3)
+    plan = ShardPlan(training_instances=2, transform_instances=3)  # the test rows: the larger of the two
     objects, manifest = preprocess_core.artifacts(prepared, "titanic-0123456789", {}, {}, 0.2, 42, None,
                                                   prepared.test_features, sharding=plan)
     by_key = {key: body for key, body, _ in objects}
@@ -71,3 +71,9 @@ def test_a_large_table_is_cut_by_shard_size(titanic_bytes):
     parts = [entry for name, entry in manifest.files.items() if name.startswith("train-")]
     assert len(parts) == math.ceil(len(prepared.train) / (len(prepared.train) // 4)) >= 4
     assert all(entry.bytes <= len(prepared.train) // 4 for entry in parts)
+
+
+def test_the_test_rows_have_a_part_per_training_instance_too(titanic_bytes):
+    prepared = prepare(titanic_bytes, titanic_spec(), 0.2, 42)
+    _, manifest = preprocess_core.artifacts(prepared, "titanic-0123456789", {}, {}, 0.2, 42, sharding=ShardPlan(training_instances=4))
+    assert sum(name.startswith("test-") for name in manifest.files) == sum(name.startswith("train-") for name in manifest.files) == 4
