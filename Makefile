@@ -14,7 +14,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 SAGEMAKER_VENV := .venv-sagemaker
 CHECKOV_VENV := .venv-checkov
 
-.PHONY: venv tools browser demo test unit integration e2e bench lint images clean
+.PHONY: venv tools browser demo test unit integration e2e bench bench-scale lint images clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PY312)" || { echo "Python 3.12 not found: install it (pyenv install 3.12) or set PY312=/path/to/python3.12"; exit 1; }
@@ -85,7 +85,12 @@ $(VENV)/bench-floor/.installed: bench/floor-requirements.txt $(VENV)/.installed
 # BENCH_ARGS, e.g. BENCH_ARGS="--sizes 891 --repeat 5" or BENCH_ARGS="--before ../old-checkout"
 bench: venv $(VENV)/bench-floor/.installed
 	$(PYTHON) bench/bench_chain.py $(BENCH_ARGS)
+	$(PYTHON) bench/bench_scale.py
 	$(PYTHON) bench/titanic_features.py
+
+# The large-file path alone: 1, 3 and 10 million rows through Processing and two instances (many minutes).
+bench-scale: venv $(VENV)/bench-floor/.installed
+	$(PYTHON) bench/bench_scale.py $(SCALE_ARGS)
 
 clean:
 	rm -rf $(VENV) $(SAGEMAKER_VENV) $(CHECKOV_VENV) .aws-sam out .mlpipe

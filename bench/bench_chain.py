@@ -107,24 +107,27 @@ def floor_cmd(path: Path, *flags: str) -> list[str]:
 class MlpipeRun:
     """`mlpipe run FILE` of a checkout, with a new offline account each time."""
 
-    def __init__(self, checkout: Path, scratch: Path):
-        self.checkout, self.scratch = checkout, scratch
+    def __init__(self, checkout: Path, scratch: Path, *options: str):
+        self.checkout, self.scratch, self.options = checkout, scratch, options
         self.binary = checkout / ".venv" / "bin" / "mlpipe"
 
     def __call__(self, path: Path) -> tuple[float, int, dict]:
         home = Path(tempfile.mkdtemp(dir=self.scratch))
         env = {**os.environ, "MLPIPE_HOME": str(home)}
         try:
-            seconds, peak, _ = measure([str(self.binary), "run", str(path), "--out", str(home / "out")], env)
-            return seconds, peak, self._preprocess_seconds(home)
+            seconds, peak, _ = measure([str(self.binary), "run", str(path), "--out", str(home / "out"), *self.options], env)
+            return seconds, peak, self._stages(home)
         finally:
             shutil.rmtree(home, ignore_errors=True)
 
     @staticmethod
-    def _preprocess_seconds(home: Path) -> dict:
+    def _stages(home: Path) -> dict:
+        """The run's status and stages, and its headline metrics, from the offline account the command left."""
         for status in home.rglob("runs/*/status.json"):
             doc = json.loads(status.read_text())
-            return {"preprocess": doc["stages"]["preprocess"]["seconds"], "status": doc["status"]}
+            metrics = next(home.rglob(f"evaluation/{doc['run_id']}/metrics.json"), None)
+            return {"preprocess": doc["stages"]["preprocess"]["seconds"], "status": doc["status"], "stages": doc["stages"],
+                    "accuracy": json.loads(metrics.read_text()).get("accuracy") if metrics else None}
         return {}
 
 
