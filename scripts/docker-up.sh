@@ -5,8 +5,9 @@
 #   - waits until it answers (DOCKER_UP_TIMEOUT seconds, default 60).
 # Idempotent: with a daemon already answering, it only says so.
 # The daemon's log is $DOCKERD_LOG (default /tmp/dockerd.log).
-# Containers reach the host's 127.0.0.1 services with `--network host`
-# (`sam local invoke --docker-network host`); see scripts/lambda-image/README.md.
+# `docker run --network host` works here: containers then reach the host's 127.0.0.1 services. SAM ignores
+# `sam local invoke --docker-network host`; scripts/lambda-image/docker_hostnet_proxy.py makes it take
+# effect (see scripts/lambda-image/README.md).
 set -euo pipefail
 
 TIMEOUT=${DOCKER_UP_TIMEOUT:-60}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The image that `sam local invoke` runs python3.12 functions in: public.ecr.aws/lambda/python:3.12-x86_64.
 #   1. present locally: nothing to do (a look-alike built from older inputs here is rebuilt);
-#   2. else `docker pull` (PULL_TIMEOUT seconds, default 60): the real image, where a registry is reachable;
+#   2. else `docker pull` (PULL_TIMEOUT seconds, default 30): the real image, where a registry is reachable;
 #   3. else a look-alike built without any image registry: a Debian root file system (debootstrap, from the
 #      Debian mirror apt uses here; cached under .cache/lambda-image/), the libraries Python needs (apt, in
 #      it), the Python 3.12 of $PY312 (a prefix or its python3.12; default: pyenv's 3.12.1), awslambdaric in
@@ -18,7 +18,7 @@ LABEL=mlpipe.lambda-image
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 CACHE=${LAMBDA_IMAGE_CACHE:-$REPO/.cache/lambda-image}
-PULL_TIMEOUT=${PULL_TIMEOUT:-60}
+PULL_TIMEOUT=${PULL_TIMEOUT:-30}
 REBUILD=0
 [ "${1:-}" = "--rebuild" ] && REBUILD=1
 
