@@ -37,37 +37,32 @@ timeout 10 docker info >/dev/null 2>&1 || die "no Docker daemon answers: run scr
 # ---- Python 3.12 to copy in --------------------------------------------------------------------------
 PY312=${PY312:-$( (pyenv root 2>/dev/null || echo "$HOME/.pyenv") | head -n1)/versions/3.12.1}
 if [ -d "$PY312" ]; then PYBIN=$PY312/bin/python3.12; else PYBIN=$PY312; fi
-[ -x "$PYBIN" ] || die "no Python 3.12 at $PY312: set PY312 to a Python 3.12 prefix or its bin/python3.12"
-# Asked of the interpreter itself (a pyenv shim is not a path to copy).
-read -r PYPREFIX PYSHARED PYSONAME PYVER < <("$PYBIN" -c 'import sys, sysconfig as s
-print(sys.base_prefix, s.get_config_var("Py_ENABLE_SHARED") or 0, s.get_config_var("INSTSONAME"), "%d.%d" % sys.version_info[:2])') ||
-  die "$PYBIN does not run"
-[ "$PYVER" = 3.12 ] || die "$PYBIN is Python $PYVER, not 3.12"
-[ -f "$PYPREFIX/lib/python3.12/os.py" ] && [ -x "$PYPREFIX/bin/python3.12" ] ||
-  die "$PYPREFIX is not a prefix with bin/python3.12 and lib/python3.12 (a self-built or pyenv Python is)"
-
-# The emulator that the real image carries as /usr/local/bin/aws-lambda-rie (for `docker run` without SAM):
-# the one shipped in the aws-sam-cli package, if found. SAM adds its own copy either way.
-RIE=${SAM_RIE:-}
-if [ -z "$RIE" ]; then
-  for py in "$REPO/.venv/bin/python" "$(dirname "$(command -v sam 2>/dev/null || echo /nonexistent/sam)")/python"; do
-    [ -x "$py" ] || continue
-    RIE=$("$py" -c 'import samcli, pathlib; print(pathlib.Path(samcli.__file__).parent / "local/rapid/aws-lambda-rie-x86_64")' 2>/dev/null) || RIE=
-    [ -f "$RIE" ] && break
-    RIE=
-  done
+PYPREFIX= PYSHARED= PYSONAME= PYVER= PYPROBLEM=
+if [ ! -x "$PYBIN" ]; then
+  PYPROBLEM="no Python 3.12 at $PY312: set PY312 to a Python 3.12 prefix or its bin/python3.12"
+else
+  # Asked of the interpreter itself (a pyenv shim is not a path to copy).
+  read -r PYPREFIX PYSHARED PYSONAME PYVER < <("$PYBIN" -c 'import sys, sysconfig as s
+print(sys.base_prefix, s.get_config_var("Py_ENABLE_SHARED") or 0, s.get_config_var("INSTSONAME"), "%d.%d" % sys.version_info[:2])' 2>/dev/null) || true
+  if [ -z "$PYVER" ]; then PYPROBLEM="$PYBIN does not run"
+  elif [ "$PYVER" != 3.12 ]; then PYPROBLEM="$PYBIN is Python $PYVER, not 3.12"
+  elif [ ! -f "$PYPREFIX/lib/python3.12/os.py" ] || [ ! -x "$PYPREFIX/bin/python3.12" ]; then
+    PYPROBLEM="$PYPREFIX is not a prefix with bin/python3.12 and lib/python3.12 (a self-built or pyenv Python is)"
+  fi
 fi
 
 # What the look-alike is made of: a change in any of these means another image.
 ROOTFS_KEY_FILES=("$HERE/packages.txt")
-INPUTS_ID=$(
-  {
-    cat "$HERE/build.sh" "$HERE/packages.txt" "$HERE/bootstrap" "$HERE/lambda-entrypoint.sh" "$HERE/runtime-requirements.txt"
-    "$PYBIN" -c 'import sys; print(sys.version)'
-    echo "$PYPREFIX"
-    if [ -n "$RIE" ]; then sha256sum <"$RIE"; fi
-  } | sha256sum | cut -c1-16
-)
+INPUTS_ID=unknown
+if [ -z "$PYPROBLEM" ]; then
+  INPUTS_ID=$(
+    {
+      cat "$HERE/build.sh" "$HERE/packages.txt" "$HERE/bootstrap" "$HERE/lambda-entrypoint.sh" "$HERE/runtime-requirements.txt"
+      "$PYBIN" -c 'import sys; print(sys.version)'
+      echo "$PYPREFIX"
+    } | sha256sum | cut -c1-16
+  )
+fi
 
 # ---- 1. present already -------------------------------------------------------------------------------
 if [ "$REBUILD" = 0 ] && docker image inspect "$IMAGE" >/dev/null 2>&1; then
@@ -77,6 +72,9 @@ if [ "$REBUILD" = 0 ] && docker image inspect "$IMAGE" >/dev/null 2>&1; then
     exit 0
   elif [ "$built" = "$INPUTS_ID" ]; then
     say "$IMAGE is present (look-alike, inputs $INPUTS_ID); nothing to do"
+    exit 0
+  elif [ -n "$PYPROBLEM" ]; then
+    say "$IMAGE is present (look-alike, inputs $built; cannot compare: $PYPROBLEM); nothing to do"
     exit 0
   fi
   say "$IMAGE is a look-alike from other inputs ($built, now $INPUTS_ID): rebuilding it"
@@ -96,6 +94,18 @@ else
 fi
 
 # ---- 3. look-alike ------------------------------------------------------------------------------------
+[ -z "$PYPROBLEM" ] || die "$PYPROBLEM"
+# The emulator that the real image carries as /usr/local/bin/aws-lambda-rie (for `docker run` without SAM):
+# the one shipped in the aws-sam-cli package, if found. SAM adds its own copy either way.
+RIE=${SAM_RIE:-}
+if [ -z "$RIE" ]; then
+  for py in "$REPO/.venv/bin/python" "$(dirname "$(command -v sam 2>/dev/null || echo /nonexistent/sam)")/python"; do
+    [ -x "$py" ] || continue
+    RIE=$("$py" -c 'import samcli, pathlib; print(pathlib.Path(samcli.__file__).parent / "local/rapid/aws-lambda-rie-x86_64")' 2>/dev/null) || RIE=
+    [ -f "$RIE" ] && break
+    RIE=
+  done
+fi
 command -v debootstrap >/dev/null 2>&1 || {
   say "installing debootstrap (apt)"
   as_root apt-get update -qq
