@@ -126,20 +126,34 @@ def serve_client(client: socket.socket, backend_path: str) -> None:
                 pipe(client, backend, head + b"\r\n\r\n" + buf)
                 return
             length = int(headers.get(b"content-length", b"0") or 0)
-            while len(buf) < length:
-                data = client.recv(65536)
-                if not data:
-                    break
-                buf += data
-            body, buf = buf[:length], buf[length:]
-            if CREATE.match(lines[0]) and body:
-                new = rewrite_create(body)
+            if not CREATE.match(lines[0]):
+                # Passed through as it arrives: a build context can be hundreds of MB (sam local invoke sends
+                # every layer), which must not be gathered in memory.
+                backend.sendall(b"\r\n".join(lines) + b"\r\n\r\n" + buf[:length])
+                remaining, buf = length - len(buf[:length]), buf[length:]
+                while remaining > 0:
+                    data = client.recv(min(remaining, 1 << 20))
+                    if not data:
+                        break
+                    backend.sendall(data)
+                    remaining -= len(data)
+            else:
+                chunks, have = [buf], len(buf)
+                while have < length:
+                    data = client.recv(65536)
+                    if not data:
+                        break
+                    chunks.append(data)
+                    have += len(data)
+                buf = b"".join(chunks)
+                body, buf = buf[:length], buf[length:]
+                new = rewrite_create(body) if body else body
                 if new is not body:
                     body = new
                     lines = [lines[0]] + [
                         line for line in lines[1:] if not line.lower().startswith(b"content-length:")
                     ] + [b"Content-Length: " + str(len(body)).encode()]
-            backend.sendall(b"\r\n".join(lines) + b"\r\n\r\n" + body)
+                backend.sendall(b"\r\n".join(lines) + b"\r\n\r\n" + body)
             if b"upgrade" in headers.get(b"connection", b"").lower() or b"upgrade" in headers:
                 # attach: the connection becomes a raw stream both ways.
                 pipe(client, backend, buf)
