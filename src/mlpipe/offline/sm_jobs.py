@@ -28,6 +28,8 @@ def deal(items: list, count: int) -> list[list]:
     """Item k to instance k mod count, as ShardedByS3Key gives each instance about 1/count of the sorted objects."""
     return [items[i::count] for i in range(count)]
 
+SORT_KEYS = {"Name": lambda kind: f"{kind}JobName", "CreationTime": lambda kind: "CreationTime", "Status": lambda kind: f"{kind}JobStatus"}
+
 
 class JobOps(SageMakerBase):
     def __init__(self, *args, **kwargs):
@@ -61,6 +63,30 @@ class JobOps(SageMakerBase):
         if job is None:
             raise ApiError("ValidationException", f"Requested resource not found: training job {request['TrainingJobName']}")
         return dict(job)
+
+    def op_ListTrainingJobs(self, request: dict) -> dict:  # noqa: N802
+        return self._list_jobs("Training", self.training_jobs, request,
+                               ("TrainingJobName", "TrainingJobArn", "CreationTime", "TrainingEndTime", "LastModifiedTime",
+                                "TrainingJobStatus", "SecondaryStatus"))
+
+    def _list_jobs(self, kind: str, jobs: dict, request: dict, fields: tuple[str, ...]) -> dict:
+        """List*Jobs as SageMaker answers it: NameContains, StatusEquals, SortBy (CreationTime by default), SortOrder
+        (Ascending by default), MaxResults (10 by default) and NextToken; summaries only."""
+        with self._lock:
+            found = [dict(job) for job in jobs.values()
+                     if request.get("NameContains", "") in job[f"{kind}JobName"]
+                     and job[f"{kind}JobStatus"] == request.get("StatusEquals", job[f"{kind}JobStatus"])]
+        sort_key = SORT_KEYS[request.get("SortBy", "CreationTime")](kind)
+        found.sort(key=lambda job: job[sort_key], reverse=request.get("SortOrder", "Ascending") == "Descending")
+        start, size = int(request.get("NextToken") or 0), int(request.get("MaxResults") or 10)
+        answer = {f"{kind}JobSummaries": [{k: job[k] for k in fields if k in job} for job in found[start:start + size]]}
+        if start + size < len(found):
+            answer["NextToken"] = str(start + size)
+        return answer
+
+    def op_ListTags(self, request: dict) -> dict:  # noqa: N802
+        with self._lock:
+            return {"Tags": list(self.tags.get(request["ResourceArn"], []))}
 
     def _training_event(self, job: dict) -> None:
         self.emit("SageMaker Training Job State Change", {**job, "Tags": self.tags_of(job["TrainingJobArn"])}, job["TrainingJobArn"])
@@ -184,6 +210,11 @@ class JobOps(SageMakerBase):
         if job is None:
             raise ApiError("ValidationException", f"Could not find job to describe: {request['TransformJobName']}")
         return dict(job)
+
+    def op_ListTransformJobs(self, request: dict) -> dict:  # noqa: N802
+        return self._list_jobs("Transform", self.transform_jobs, request,
+                               ("TransformJobName", "TransformJobArn", "CreationTime", "TransformEndTime", "LastModifiedTime",
+                                "TransformJobStatus", "FailureReason"))
 
     def _transform_event(self, job: dict) -> None:
         self.emit("SageMaker Transform Job State Change", {**job, "Tags": self.tags_of(job["TransformJobArn"])}, job["TransformJobArn"])
