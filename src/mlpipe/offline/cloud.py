@@ -80,6 +80,9 @@ class Options:
     fail_processing: str | None = None  # FailureReason of every Processing job
     throttle: int = 0  # the first N SageMaker calls answer ThrottlingException
     concurrency: int = 2  # execution environments per function, started on demand as on Lambda
+    # False: the stack's resources and SageMaker without its functions and routes, for another Lambda runtime
+    # (`sam local invoke`, src/mlpipe/local_invoke.py) to invoke the functions; events then go nowhere.
+    functions: bool = True
 
 
 class OfflineCloud:
@@ -176,12 +179,13 @@ class OfflineCloud:
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        # Zygotes import the layers' libraries while moto starts; every execution environment forks from one.
-        self.zygotes = Zygotes(layer_paths)
-        for lid, spec in self.stack.functions.items():
-            zygote = self.zygotes.for_layers(list(zip(spec.layers, spec.layer_dirs)))
-            self.pools[lid] = FunctionPool(spec, aws_env, self.options.concurrency, zygote, function_paths(spec), on_log=self._log)
-        threading.Thread(target=self._prewarm, daemon=True).start()
+        if self.options.functions:
+            # Zygotes import the layers' libraries while moto starts; every execution environment forks from one.
+            self.zygotes = Zygotes(layer_paths)
+            for lid, spec in self.stack.functions.items():
+                zygote = self.zygotes.for_layers(list(zip(spec.layers, spec.layer_dirs)))
+                self.pools[lid] = FunctionPool(spec, aws_env, self.options.concurrency, zygote, function_paths(spec), on_log=self._log)
+            threading.Thread(target=self._prewarm, daemon=True).start()
         self._wait_for_moto(moto_port)
         faults = Faults(fail_training=self.options.fail_training, fail_transform=self.options.fail_transform,
                         fail_processing=self.options.fail_processing, throttle_remaining=self.options.throttle)
@@ -192,7 +196,8 @@ class OfflineCloud:
             self.account.restore_sagemaker(self.sagemaker)
         self.sagemaker.start(sagemaker_port)
         self._create_resources()
-        for lid, spec in self.stack.functions.items():
+        for spec in self._invoked_functions():
+            lid = spec.logical_id
             if spec.routes:
                 self._thread(self._dispatch_async, lid)
             for source in spec.sqs_sources:
@@ -269,7 +274,11 @@ class OfflineCloud:
             topic_arn = sns.create_topic(Name=self.stack.name_of(lid))["TopicArn"]
             sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=inbox_arn, Attributes={"RawMessageDelivery": "true"})
         with ThreadPoolExecutor(max_workers=4) as pool:
-            list(pool.map(self._create_routes, [spec for spec in self.stack.functions.values() if spec.routes]))
+            list(pool.map(self._create_routes, [spec for spec in self._invoked_functions() if spec.routes]))
+
+    def _invoked_functions(self) -> list[FunctionSpec]:
+        """The functions this cloud invokes itself: all of them, or none when another runtime does."""
+        return list(self.stack.functions.values()) if self.options.functions else []
 
     def _create_routes(self, spec: FunctionSpec) -> None:
         events = self.client("events")
@@ -458,8 +467,8 @@ class OfflineCloud:
     # -- helpers for callers --------------------------------------------------------------
     def queues_empty(self) -> bool:
         sqs = self.client("sqs")
-        watched = [self._async_queue(spec) for spec in self.stack.functions.values() if spec.routes]
-        watched += [source.queue_name for spec in self.stack.functions.values() for source in spec.sqs_sources]
+        watched = [self._async_queue(spec) for spec in self._invoked_functions() if spec.routes]
+        watched += [source.queue_name for spec in self._invoked_functions() for source in spec.sqs_sources]
         for name in watched:
             attrs = sqs.get_queue_attributes(
                 QueueUrl=self.queues[name], AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ACCOUNT_ID = "123456789012"  # moto's default account
+STACK_NAME = "mlpipe-offline"  # the offline stack's name, which its resources' names start with
 DEFAULT_TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 # Translating and resolving the template takes a second and a half (SAM's translator and resolver); the result
 # depends only on the template, the parameters, the region and the stack's name, so it is kept per venv.
@@ -193,7 +194,7 @@ def _ref_of(value) -> str | None:
 
 def load_stack(
     template_path: Path = DEFAULT_TEMPLATE,
-    stack_name: str = "mlpipe-offline",
+    stack_name: str = STACK_NAME,
     region: str = "us-east-1",
     parameter_overrides: dict[str, str] | None = None,
 ) -> Stack:
