@@ -7,6 +7,7 @@ import os
 import sys
 
 from .cloud_cmd import cmd_cloud, cmd_empty, cmd_reset
+from .event_cmd import add_parser as add_event_parser
 from .history import cmd_runs, cmd_show
 from .home import history_dir
 from .predict_cmd import cmd_predict
@@ -104,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     cloud = sub.add_parser("cloud", help="keep an offline cloud running and print the environment that reaches it")
     _offline_arguments(cloud)
     cloud.set_defaults(func=cmd_cloud)
+    add_event_parser(sub)
 
     empty = sub.add_parser("empty", help="delete every object version of a deployed stack's bucket (before `sam delete`)")
     empty.add_argument("--stack", required=True)
