@@ -14,7 +14,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 SAGEMAKER_VENV := .venv-sagemaker
 CHECKOV_VENV := .venv-checkov
 
-.PHONY: venv tools browser demo test unit integration e2e bench bench-scale lint images clean
+.PHONY: venv tools browser docker lambda-image sam-build local-invoke demo test unit integration e2e bench bench-scale lint images clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PY312)" || { echo "Python 3.12 not found: install it (pyenv install 3.12) or set PY312=/path/to/python3.12"; exit 1; }
@@ -52,10 +52,34 @@ tools: $(SAGEMAKER_VENV)/.installed $(CHECKOV_VENV)/.installed browser
 browser:
 	scripts/install-chromium.sh
 
+# Docker for `sam local invoke`: Debian's docker.io when the client or dockerd is missing; dockerd started in the
+# background when no daemon answers (there is no systemd to start it). Log: /tmp/dockerd.log.
+docker:
+	scripts/docker-up.sh
+
+# The image SAM runs python3.12 functions in, public.ecr.aws/lambda/python:3.12-x86_64: nothing to do when present;
+# else pulled; where no registry answers, a look-alike built once (Debian's mirror, this Python 3.12, awslambdaric;
+# cached in .cache/lambda-image) and reused. scripts/lambda-image/README.md says how it differs from the real one.
+lambda-image: docker
+	$(if $(PY312),PY312="$(PY312)") scripts/lambda-image/build.sh
+
+# The functions' packages and layers as Lambda gets them, which `sam local invoke` runs.
+SAM_SOURCES := $(shell find services layers datasets -type f -not -path '*/__pycache__/*' 2>/dev/null)
+.aws-sam/build/template.yaml: template.yaml $(SAM_SOURCES) $(VENV)/.installed
+	$(VENV)/bin/sam build --cached
+	touch $@
+
+sam-build: .aws-sam/build/template.yaml
+
+# Every event in events/ through `sam local invoke` against an offline cloud (src/mlpipe/local_invoke.py).
+local-invoke: venv lambda-image sam-build
+	$(PYTHON) -m mlpipe.local_invoke
+
 demo: venv
 	$(VENV)/bin/mlpipe run data/titanic.csv --out out/demo
 
-test: venv tools
+# The e2e tests include `sam local invoke` (tests/e2e/test_local_invoke.py): Docker, the image and sam build first.
+test: venv tools lambda-image sam-build
 	$(PYTHON) -m pytest
 
 unit: venv
@@ -64,7 +88,7 @@ unit: venv
 integration: venv
 	$(PYTHON) -m pytest tests/integration
 
-e2e: venv tools
+e2e: venv tools lambda-image sam-build
 	$(PYTHON) -m pytest tests/e2e
 
 lint: venv tools
