@@ -434,7 +434,8 @@ def check_preprocess(s: Session, c: Check, answer: dict, event: dict) -> None:
     source = (status or {}).get("source") or {}
     c.need(source.get("key") == unquote(obj["key"]) and source.get("version_id") == obj.get("version-id"),
            f"read {unquote(obj['key'])} version {obj.get('version-id')}")
-    s.state["run"] = run_id
+    if not c.missing:
+        s.state["run"] = run_id  # the run the next events are about
 
 
 def seed_train(s: Session) -> dict:
