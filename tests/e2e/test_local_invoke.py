@@ -57,7 +57,8 @@ def test_preprocess_train_and_infer_do_their_work_in_sam_containers(session, cha
     assert preprocess.event["detail"]["bucket"]["name"] == session.bucket != "mlpipe-data-example"
     assert run_id == layout.run_id_for_upload("raw/titanic.csv", upload["version-id"], upload["sequencer"])
     assert preprocess.invocation.answer == {"run_id": run_id, "status": "done", "rows": 891, "n_train": 713, "n_test": 178,
-                                            "problem_type": "binary", "warnings": 0}
+                                            "problem_type": "binary", "warnings": 0, "train_parts": 1, "test_parts": 1,
+                                            "path": "function"}
     manifest = session.json(keys.split_manifest)
     assert manifest["run_id"] == run_id and manifest["dataset"] == "titanic" and manifest["source"]["version_id"] == upload["version-id"]
     assert session.keys_under(f"splitData/{run_id}/") == sorted([keys.split_manifest, keys.train_part(0), keys.test_part(0),
