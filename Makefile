@@ -28,9 +28,15 @@ $(VENV)/.installed: pyproject.toml
 # What the offline cloud runs, installed here and never at run time: each Lambda layer's requirements, as
 # `sam build` installs them (src/mlpipe/offline/packages.py), and the packages of each SageMaker image the
 # offline SageMaker offers (src/mlpipe/offline/images/*.txt: the container's own xgboost release).
+# The two modules print each install still owed (target folder, requirements, stamp); pip runs here, into a fresh folder.
 $(VENV)/.offline: $(VENV)/.installed $(wildcard layers/*/requirements.txt services/*/requirements.txt src/mlpipe/offline/images/*.txt) template.yaml
-	$(PYTHON) -m mlpipe.offline.packages
-	$(PYTHON) -m mlpipe.offline.containers
+	{ $(PYTHON) -m mlpipe.offline.packages && $(PYTHON) -m mlpipe.offline.containers; } > $(VENV)/.offline-pending
+	while IFS=$$'\t' read -r target requirements stamp; do \
+	  [ -n "$$target" ] || continue; \
+	  rm -rf "$$target" && \
+	  $(PYTHON) -m pip install --quiet --no-warn-conflicts --target "$$target" -r "$$requirements" && \
+	  printf '%s' "$$stamp" > "$$target/.requirements-sha256" || exit 1; \
+	done < $(VENV)/.offline-pending
 	touch $@
 
 $(SAGEMAKER_VENV)/.installed: requirements-sagemaker.txt

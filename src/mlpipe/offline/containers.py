@@ -9,9 +9,7 @@ which xgboost would otherwise import at start, a second and more). Nothing is in
 
 from __future__ import annotations
 
-import hashlib
 import queue
-import shutil
 import socket
 import subprocess
 import sys
@@ -23,11 +21,11 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from . import xgboost_container
+from .packages import is_installed, plan_line
 from .workers import clean_environment
 
 IMAGES = Path(__file__).resolve().parent / "images"
 INSTALL_HOME = Path(sys.prefix) / "sagemaker-images"
-STAMP = ".requirements-sha256"
 AlgorithmError = xgboost_container.AlgorithmError
 
 
@@ -57,31 +55,17 @@ def xgboost_release(image: str) -> str:
     raise AlgorithmError(f"{requirements(image)} names no xgboost release")
 
 
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes() + sys.version.encode()).hexdigest()
-
-
 def site_dir(image: str) -> Path:
     target = INSTALL_HOME / image
-    stamp = target / STAMP
-    if not stamp.is_file() or stamp.read_text() != _digest(requirements(image)):
+    if not is_installed(target, requirements(image)):
         raise AlgorithmError(f"the packages of {image} are not installed in {target} (or have changed): run `make venv`")
     return target
 
 
-def install() -> list[str]:
-    """Install every image's packages that is not installed yet (the Makefile's step)."""
-    installed = []
-    for image in known_images():
-        target, wanted = INSTALL_HOME / image, _digest(requirements(image))
-        if (target / STAMP).is_file() and (target / STAMP).read_text() == wanted:
-            continue
-        shutil.rmtree(target, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-warn-conflicts", "--target", str(target), "-r", str(requirements(image))],
-                       check=True)
-        (target / STAMP).write_text(wanted)
-        installed.append(image)
-    return installed
+def pending() -> list[str]:
+    """The image installs `make venv` still owes (printed by ``python -m mlpipe.offline.containers``)."""
+    return [plan_line(INSTALL_HOME / image, requirements(image)) for image in known_images()
+            if not is_installed(INSTALL_HOME / image, requirements(image))]
 
 
 class ContainerProcess:
@@ -210,4 +194,4 @@ class Containers:
 
 
 if __name__ == "__main__":
-    print(f"SageMaker images in {INSTALL_HOME}: installed {install() or 'nothing new'}")
+    print("\n".join(pending()))

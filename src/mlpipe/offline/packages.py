@@ -4,13 +4,12 @@
 offline, a layer is its source folder plus a folder with its requirements installed
 (``<venv>/lambda-packages/<LayerId>``), and a function with requirements of its own gets one too.
 Nothing is installed at run time: a missing or outdated folder is an error that says to run `make venv`.
+The Makefile installs: ``python -m mlpipe.offline.packages`` only prints what is missing or outdated.
 """
 
 from __future__ import annotations
 
 import hashlib
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -30,8 +29,19 @@ def _requirements(folder: Path) -> Path | None:
     return path if lines else None
 
 
-def _digest(requirements: Path) -> str:
+def requirements_digest(requirements: Path) -> str:
+    """What an installed folder's stamp says: the requirements file and the Python that installed it."""
     return hashlib.sha256(requirements.read_bytes() + sys.version.encode()).hexdigest()
+
+
+def is_installed(target: Path, requirements: Path) -> bool:
+    stamp = target / STAMP
+    return stamp.is_file() and stamp.read_text() == requirements_digest(requirements)
+
+
+def plan_line(target: Path, requirements: Path) -> str:
+    """One install for the Makefile: target folder, requirements file, stamp, tab-separated."""
+    return f"{target}\t{requirements}\t{requirements_digest(requirements)}"
 
 
 def dependency_dir(logical_id: str, source: Path) -> Path | None:
@@ -40,8 +50,7 @@ def dependency_dir(logical_id: str, source: Path) -> Path | None:
     if requirements is None:
         return None
     target = INSTALL_HOME / logical_id
-    stamp = target / STAMP
-    if not stamp.is_file() or stamp.read_text() != _digest(requirements):
+    if not is_installed(target, requirements):
         raise PackagesMissing(f"{logical_id}'s requirements ({requirements}) are not installed in {target} or have changed: run `make venv`")
     return target
 
@@ -60,23 +69,15 @@ def _packages(template_path: Path) -> dict[str, Path]:
     return found
 
 
-def install(template_path: Path = DEFAULT_TEMPLATE) -> list[str]:
-    """Install every layer's and function's requirements that is not installed yet (the Makefile's step)."""
-    installed = []
+def pending(template_path: Path = DEFAULT_TEMPLATE) -> list[str]:
+    """The installs `make venv` still owes: every layer's and function's requirements not installed as they are now."""
+    lines = []
     for lid, source in _packages(template_path).items():
         requirements = _requirements(source)
-        if requirements is None:
-            continue
-        target = INSTALL_HOME / lid
-        stamp = target / STAMP
-        if stamp.is_file() and stamp.read_text() == _digest(requirements):
-            continue
-        shutil.rmtree(target, ignore_errors=True)  # a fresh folder: no leftover of an earlier set of requirements
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-warn-conflicts", "--target", str(target), "-r", str(requirements)], check=True)
-        stamp.write_text(_digest(requirements))
-        installed.append(lid)
-    return installed
+        if requirements is not None and not is_installed(INSTALL_HOME / lid, requirements):
+            lines.append(plan_line(INSTALL_HOME / lid, requirements))
+    return lines
 
 
 if __name__ == "__main__":
-    print(f"Lambda packages in {INSTALL_HOME}: installed {install() or 'nothing new'}")
+    print("\n".join(pending()))
