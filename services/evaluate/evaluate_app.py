@@ -84,14 +84,10 @@ def _champion_metrics(bucket: str, manifest: SplitManifest, champion_job: dict |
         reason = (champion_job or {}).get("reason") or "it was not scored"
         return None, f"champion v{champion.version.version}: its transform job ended {(champion_job or {}).get('status')}: {reason}"
     keys = layout.RunKeys(manifest.run_id)
-    parts = _parts(manifest, "champion-")
+    parts = manifest.parts("champion")
     result, *_ = evaluate_core.evaluate(_outputs(bucket, [keys.champion_output(i) for i in parts]), labels,
                                         manifest.problem_type, manifest.classes, threshold)
     return result, None
-
-
-def _parts(manifest: SplitManifest, role: str) -> list[int]:
-    return sorted(layout.part_index(entry.key) for name, entry in manifest.files.items() if name.startswith(role))
 
 
 def evaluate_run(task: dict) -> dict:
@@ -106,8 +102,8 @@ def evaluate_run(task: dict) -> dict:
     manifest = SplitManifest.model_validate(aws.get_json(bucket, keys.split_manifest))
     spec = specs.frozen(aws.get_json(bucket, keys.frozen_spec))
     threshold = config.env_float("THRESHOLD")
-    labels = _outputs(bucket, [keys.labels_part(i) for i in _parts(manifest, "labels-")])
-    predictions = _outputs(bucket, [keys.transform_output(i) for i in _parts(manifest, "labels-")])
+    labels = _outputs(bucket, [keys.labels_part(i) for i in manifest.parts("labels")])
+    predictions = _outputs(bucket, [keys.transform_output(i) for i in manifest.parts("labels")])
     result, joined, y, p = evaluate_core.evaluate(predictions, labels, manifest.problem_type, manifest.classes, threshold)
     result = {"run_id": run_id, "dataset": manifest.dataset, "problem_type": manifest.problem_type, "target": manifest.target,
               **({"positive_class": manifest.positive_class} if manifest.problem_type == "binary" else {}), **result}

@@ -26,7 +26,7 @@ def start_transform(task: dict) -> dict:
         runs.stage_finished(doc, "train", at, billable_seconds=task.get("billable_seconds"), model_artifacts=training.model_artifacts)
         return runs.stage_started(doc, STAGE, at, model=training.job_name, transform_job=training.job_name, transform_jobs=jobs,
                                   instance_type=settings.instance_type, instance_count=settings.instance_count,
-                                  test_parts=sum(name.startswith("test-") for name in manifest.files))
+                                  test_parts=len(manifest.parts("test")))
 
     stage_seconds(runs.update_status(bucket, run_id, record), "train")
     sagemaker = aws.client("sagemaker")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pipeline_common import aws, config, layout, registry, runs, specs
 from pipeline_common.errors import InputRejected
-from pipeline_common.events import sagemaker_job_event, upload
+from pipeline_common.events import sagemaker_job_event, source_object, upload
 from pipeline_common.failures import PROCESSING
 from pipeline_common.idempotency import run_once
 from pipeline_common.models import DatasetSpec, PreprocessTask, ShardPlan, SplitManifest
@@ -52,10 +52,7 @@ def preprocess_upload(task: dict) -> dict:
         limit = config.env_int("MAX_INPUT_MEGABYTES") * 2**20
         if source["size"] is not None and source["size"] > limit:  # before downloading what the function could not hold
             return processing.start(bucket, source, spec, stage_task(run_id, source, spec, spec_origin))
-        request = {"Bucket": bucket, "Key": source["key"]}
-        if source["version_id"]:
-            request["VersionId"] = source["version_id"]  # exactly the uploaded bytes, even if the key was overwritten since
-        body = aws.client("s3").get_object(**request)["Body"].read()
+        body = aws.client("s3").get_object(**source_object(bucket, source))["Body"].read()
         preprocess_core.check_size(len(body), limit)
         prepared, objects, manifest = preprocess_core.prepare_upload(body, stage_task(run_id, source, spec, spec_origin))
     except InputRejected as rejected:
@@ -75,8 +72,7 @@ def commit(bucket: str, manifest: SplitManifest, profile: dict, **how) -> dict:
     run_id = manifest.run_id
     summary = {"rows": profile["rows"], "n_train": manifest.n_train, "n_test": manifest.n_test,
                "problem_type": manifest.problem_type, "warnings": len(profile["warnings"]),
-               "train_parts": sum(name.startswith("train-") for name in manifest.files),
-               "test_parts": sum(name.startswith("test-") for name in manifest.files), **how}
+               "train_parts": len(manifest.parts("train")), "test_parts": len(manifest.parts("test")), **how}
     if manifest.champion is not None:
         summary["champion_version"] = manifest.champion.version.version
     status = runs.update_status(bucket, run_id, lambda doc, at: runs.stage_finished(doc, STAGE, at, **summary))

@@ -35,7 +35,7 @@ def run(task_path: Path, data_path: Path, output: Path) -> dict:
         _write(output, key, body)
     _write(output, layout.RunKeys(task.run_id).staged_split_manifest, manifest.model_dump_json(indent=2).encode())
     return {"rows": prepared.profile["rows"], "n_train": prepared.n_train, "n_test": prepared.n_test,
-            "parts": len([name for name in manifest.files if name.startswith("train-")])}
+            "parts": len(manifest.parts("train"))}
 
 
 def main(argv: list[str]) -> int:

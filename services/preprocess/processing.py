@@ -5,6 +5,7 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from pipeline_common import aws, config, layout, runs
+from pipeline_common.events import source_object
 from pipeline_common.models import DatasetSpec, PreprocessTask
 from pipeline_common.observability import logger
 
@@ -25,18 +26,14 @@ def settings_from_env() -> processing_core.ProcessingSettings:
     )
 
 
-def _version(source: dict) -> dict:
-    return {"VersionId": source["version_id"]} if source["version_id"] else {}
-
-
 def start(bucket: str, source: dict, spec: DatasetSpec, task: PreprocessTask) -> dict:
     """Check the file's start, hand the job its own copy of the upload and its task, and start it."""
     s3 = aws.client("s3")
-    head = s3.get_object(Bucket=bucket, Key=source["key"], Range=f"bytes=0-{HEAD_BYTES - 1}", **_version(source))["Body"].read()
+    head = s3.get_object(**source_object(bucket, source), Range=f"bytes=0-{HEAD_BYTES - 1}")["Body"].read()
     check_header(head, spec, complete=source["size"] is not None and source["size"] <= HEAD_BYTES)
     keys = layout.RunKeys(task.run_id)
     # A Processing input names a key prefix, never a version: the job reads a copy of exactly the uploaded bytes.
-    s3.copy({"Bucket": bucket, "Key": source["key"], **_version(source)}, bucket, keys.processing_input)
+    s3.copy(source_object(bucket, source), bucket, keys.processing_input)
     aws.put_bytes(bucket, keys.processing_task, task.model_dump_json(indent=2).encode(), "application/json")
     request = processing_core.processing_job_request(bucket, config.job_prefix(), task.run_id,
                                                      job_code.ensure_uploaded(bucket, "preprocess"), settings_from_env())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pipeline_common import aws, config, layout, registry, runs, specs
 from pipeline_common.errors import InputRejected
-from pipeline_common.events import sagemaker_job_event, upload
+from pipeline_common.events import sagemaker_job_event, source_object, upload
 from pipeline_common.failures import TRANSFORM, from_job_event
 from pipeline_common.idempotency import run_once
 from pipeline_common.models import FittedTransform, PredictionsManifest, ScoringManifest
@@ -25,8 +25,7 @@ KIND = layout.SCORING_RUN
 
 
 def _get_upload(bucket: str, source: dict) -> bytes:
-    request = {"Bucket": bucket, "Key": source["key"], **({"VersionId": source["version_id"]} if source["version_id"] else {})}
-    return aws.client("s3").get_object(**request)["Body"].read()
+    return aws.client("s3").get_object(**source_object(bucket, source))["Body"].read()
 
 
 def start_scoring(task: dict) -> dict:

@@ -45,6 +45,7 @@ from typing import Callable
 from urllib.parse import unquote
 
 from pipeline_common import layout
+from pipeline_common.transform_jobs import TransformSettings, transform_request
 
 from . import event_cmd
 from .offline.template import ACCOUNT_ID
@@ -631,12 +632,9 @@ def seed_transform_failed(s: Session) -> dict:
     s.sagemaker.create_model(ModelName=name, ExecutionRoleArn=env["SAGEMAKER_ROLE_ARN"], Tags=layout.run_tags(run_id),
                              PrimaryContainer={"Image": s.function_spec("TrainFunction").environment["TRAINING_IMAGE"],
                                                "ModelDataUrl": f"s3://{s.bucket}/{keys.model_output_prefix}{name}/output/model.tar.gz"})
-    s.sagemaker.create_transform_job(
-        TransformJobName=name, ModelName=name, Tags=layout.run_tags(run_id),
-        TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{s.bucket}/{keys.test_prefix}"}},
-                        "ContentType": "text/csv", "SplitType": "Line"},
-        TransformOutput={"S3OutputPath": f"s3://{s.bucket}/{keys.transform_output_prefix}", "AssembleWith": "Line"},
-        TransformResources={"InstanceType": env["TRANSFORM_INSTANCE_TYPE"], "InstanceCount": 1})
+    settings = TransformSettings(role_arn=env["SAGEMAKER_ROLE_ARN"], instance_type=env["TRANSFORM_INSTANCE_TYPE"], instance_count=1)
+    s.sagemaker.create_transform_job(**transform_request(name, name, layout.s3_uri(s.bucket, keys.test_prefix),
+                                                         layout.s3_uri(s.bucket, keys.transform_output_prefix), settings, run_id))
     s.wait_job("transform_job", name, want="Failed")
     s.state["broken_transform"] = run_id
     return {"job": name}

@@ -75,6 +75,12 @@ class Upload:
     source: dict
 
 
+def source_object(bucket: str, source: dict) -> dict:
+    """Bucket, Key and, with versioning, VersionId of a run's ``source``: exactly the uploaded bytes, even if the key
+    was overwritten since (for GetObject, or as a CopySource)."""
+    return {"Bucket": bucket, "Key": source["key"], **({"VersionId": source["version_id"]} if source["version_id"] else {})}
+
+
 def upload(event: dict, prefix: str, default_dataset: str) -> Upload:
     """The upload of an ``Object Created`` event under ``prefix`` (raw/ or score/), with its dataset and run id."""
     found = uploaded_object(event)

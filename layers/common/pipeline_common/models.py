@@ -20,6 +20,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .layout import part_index
+
 ProblemType = Literal["binary", "multiclass", "regression"]
 ColumnType = Literal["numeric", "categorical", "boolean", "text", "id", "ignore"]
 # What "missing" is spelled as in a CSV; an empty field is always missing.
@@ -385,6 +387,10 @@ class SplitManifest(_Strict):
     profile_key: str
     files: dict[str, FileEntry]
     champion: Champion | None = None
+
+    def parts(self, role: str) -> list[int]:
+        """The part indexes of one role of ``files`` ("train", "test", "labels", "champion"), in order."""
+        return sorted(part_index(entry.key) for name, entry in self.files.items() if name.startswith(f"{role}-"))
 
 
 class GateVerdict(_Strict):

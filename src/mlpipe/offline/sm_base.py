@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import posixpath
 import tempfile
 import threading
 import time
@@ -101,11 +102,12 @@ class SageMakerBase:
         return sorted(keys)
 
     def download_prefix(self, uri: str, folder: Path) -> list[tuple[str, Path]]:
-        """Every object under an S3 prefix into a folder, keeping the key's path below the prefix (S3Prefix, file mode)."""
+        """Every object under an S3 prefix into a folder, keeping the key's path below the prefix (S3Prefix, file mode);
+        a prefix that is a whole key gives that object under its own name."""
         bucket, _, prefix = uri[len("s3://"):].partition("/")
         found = []
         for key in self.keys_under(uri):
-            target = folder / key[len(prefix):].lstrip("/")
+            target = folder / (key[len(prefix):].lstrip("/") or posixpath.basename(key))
             target.parent.mkdir(parents=True, exist_ok=True)
             self.s3.download_file(bucket, key, str(target))
             found.append((key, target))

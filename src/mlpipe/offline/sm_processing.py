@@ -86,7 +86,7 @@ class ProcessingOps(SageMakerBase):
         """Download the inputs, run the entrypoint; (exit code, ExitMessage, the output's tail)."""
         for item in job.get("ProcessingInputs", []):
             source = item["S3Input"]
-            self._download(source["S3Uri"], root / _inside(source["LocalPath"]))
+            self.download_prefix(source["S3Uri"], root / _inside(source["LocalPath"]))
         app = job["AppSpecification"]
         entrypoint = app.get("ContainerEntrypoint") or []
         if entrypoint[:1] != ["python3"]:
@@ -105,14 +105,6 @@ class ProcessingOps(SageMakerBase):
         self.processing_peaks[job["ProcessingJobName"]] = usage.ru_maxrss * 1024
         message = root / _inside(MESSAGE_FILE)
         return process.returncode, message.read_bytes()[:1024].decode("utf-8", errors="replace") if message.is_file() else None, log
-
-    def _download(self, uri: str, folder: Path) -> None:
-        """S3Prefix in File mode: each object under the prefix below LocalPath; a prefix that is a whole key, by its name."""
-        bucket, _, prefix = uri[len("s3://"):].partition("/")
-        for key in self.keys_under(uri):
-            target = folder / (key[len(prefix):].lstrip("/") or posixpath.basename(key))
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self.s3.download_file(bucket, key, str(target))
 
     def _upload(self, folder: Path, uri: str) -> None:
         bucket, _, prefix = uri[len("s3://"):].partition("/")
