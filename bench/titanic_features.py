@@ -8,6 +8,7 @@ deviation over the seeds, and the paired difference.
 from __future__ import annotations
 
 import argparse
+import io
 import statistics
 import sys
 from pathlib import Path
@@ -36,7 +37,8 @@ def score(body: bytes, spec, split_seed: int) -> tuple[float, float]:
     hyper = {"objective": "binary:logistic", **{k: str(v) for k, v in spec.hyperparameters.items()}}
     booster = xgboost_container.load_model(xgboost_container.train(prepared.train, hyper))
     out = xgboost_container.transform(booster, prepared.test_features)
-    metrics, *_ = evaluate_core.evaluate([out], [prepared.test_labels], "binary", prepared.transform.classes, 0.5)
+    metrics = evaluate_core.evaluate([(io.BytesIO(out), io.BytesIO(prepared.test_labels))], "binary",
+                                     prepared.transform.classes, 0.5).metrics
     return metrics["accuracy"], metrics["roc_auc"]
 
 

@@ -14,6 +14,7 @@ from pipeline_common.failures import TRANSFORM, from_job_event
 from pipeline_common.idempotency import run_once
 from pipeline_common.models import SplitManifest
 from pipeline_common.observability import MetricUnit, logger, metrics, run_metric, stage_seconds, start_run_context, tracer
+from pipeline_common.s3_streams import S3Writer, open_object
 
 import evaluate_core
 import gate_core
@@ -23,7 +24,6 @@ import report_html
 
 STAGE = "evaluate"
 VERDICT_METRIC = {"Approved": "ModelsApproved", "Rejected": "ModelsRejected", "PendingManualApproval": "ModelsPendingApproval"}
-SCATTER_POINTS = 2000  # points of the predicted-against-actual chart, at most
 
 
 def _importance(status: dict, manifest: SplitManifest) -> dict | str:
@@ -55,24 +55,17 @@ def _lineage(status: dict, manifest: SplitManifest) -> dict:
     }
 
 
-def _charts(problem_type: str, y, p) -> dict:
-    if problem_type == "binary":
-        return {"roc": evaluate_core.roc_curve(y, p), "probabilities": p.tolist(), "labels": y.tolist()}
-    if problem_type == "regression":
-        step = max(1, len(y) // SCATTER_POINTS)
-        return {"actual": y[::step].tolist(), "predicted": p[::step].tolist(), "residuals": (y - p).tolist()}
-    return {}
-
-
 def headline(result: dict) -> dict:
     return {name: result.get(name) for name in evaluate_core.HEADLINE[result["problem_type"]]}
 
 
-def _outputs(bucket: str, keys: list[str]) -> list[bytes]:
-    return [aws.get_bytes(bucket, key) for key in keys]
+def _parts(bucket: str, output_keys: list[str], label_keys: list[str]):
+    """Each part's transform output and labels as streams, opened one part at a time."""
+    for output, labels in zip(output_keys, label_keys, strict=True):
+        yield open_object(bucket, output), open_object(bucket, labels)
 
 
-def _champion_metrics(bucket: str, manifest: SplitManifest, champion_job: dict | None, labels: list[bytes],
+def _champion_metrics(bucket: str, manifest: SplitManifest, champion_job: dict | None, label_keys: list[str],
                       threshold: float) -> tuple[dict | None, str | None]:
     """The champion's metrics on this run's test rows, or why there are none."""
     champion = manifest.champion
@@ -85,9 +78,9 @@ def _champion_metrics(bucket: str, manifest: SplitManifest, champion_job: dict |
         return None, f"champion v{champion.version.version}: its transform job ended {(champion_job or {}).get('status')}: {reason}"
     keys = layout.RunKeys(manifest.run_id)
     parts = manifest.parts("champion")
-    result, *_ = evaluate_core.evaluate(_outputs(bucket, [keys.champion_output(i) for i in parts]), labels,
-                                        manifest.problem_type, manifest.classes, threshold)
-    return result, None
+    scored = evaluate_core.evaluate(_parts(bucket, [keys.champion_output(i) for i in parts], label_keys),
+                                    manifest.problem_type, manifest.classes, threshold)
+    return scored.metrics, None
 
 
 def evaluate_run(task: dict) -> dict:
@@ -102,13 +95,14 @@ def evaluate_run(task: dict) -> dict:
     manifest = SplitManifest.model_validate(aws.get_json(bucket, keys.split_manifest))
     spec = specs.frozen(aws.get_json(bucket, keys.frozen_spec))
     threshold = config.env_float("THRESHOLD")
-    labels = _outputs(bucket, [keys.labels_part(i) for i in manifest.parts("labels")])
-    predictions = _outputs(bucket, [keys.transform_output(i) for i in manifest.parts("labels")])
-    result, joined, y, p = evaluate_core.evaluate(predictions, labels, manifest.problem_type, manifest.classes, threshold)
+    label_keys = [keys.labels_part(i) for i in manifest.parts("labels")]
+    with S3Writer(bucket, keys.predictions) as joined:  # the test rows with their predictions, written as they are read
+        scored = evaluate_core.evaluate(_parts(bucket, [keys.transform_output(i) for i in manifest.parts("labels")], label_keys),
+                                        manifest.problem_type, manifest.classes, threshold, write=joined.write)
     result = {"run_id": run_id, "dataset": manifest.dataset, "problem_type": manifest.problem_type, "target": manifest.target,
-              **({"positive_class": manifest.positive_class} if manifest.problem_type == "binary" else {}), **result}
+              **({"positive_class": manifest.positive_class} if manifest.problem_type == "binary" else {}), **scored.metrics}
 
-    champion_metrics, note = _champion_metrics(bucket, manifest, task.get("champion_job"), labels, threshold)
+    champion_metrics, note = _champion_metrics(bucket, manifest, task.get("champion_job"), label_keys, threshold)
     verdict = gate_core.decide(spec.gate, manifest.problem_type, result, champion_metrics,
                                manifest.champion.version.version if champion_metrics else None, note, config.env_str("APPROVAL_MODE"))
     train = status["stages"].get("train") or {}
@@ -120,12 +114,11 @@ def evaluate_run(task: dict) -> dict:
 
     page = report_html.build({
         "metrics": result,
-        **_charts(manifest.problem_type, y, p),
+        **scored.charts,
         "importance": _importance(status, manifest),
         "profile": aws.get_json(bucket, keys.profile),
         "lineage": _lineage(status, manifest),
     })
-    aws.put_bytes(bucket, keys.predictions, joined.to_csv(index=False).encode())
     aws.put_bytes(bucket, keys.report, page.encode(), "text/html; charset=utf-8")
     aws.put_json(bucket, keys.metrics, result)
     registration.set_status(version["arn"], verdict)  # after metrics.json: the version's model metrics point at it

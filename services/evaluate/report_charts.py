@@ -59,10 +59,9 @@ def roc_svg(curve: dict, auc: float | None) -> str:
     )
 
 
-def histogram_svg(probabilities: list[float], labels: list[int], threshold: float, bins: int = 10) -> str:
-    counts = {cls: [0] * bins for cls in (0, 1)}
-    for p, y in zip(probabilities, labels):
-        counts[int(y)][min(int(p * bins), bins - 1)] += 1
+def histogram_svg(counts: list[list[int]], threshold: float) -> str:
+    """Rows per predicted-probability bin (equal bins over [0, 1]), for actual class 0 and class 1."""
+    bins = len(counts[0])
     peak = max(1, *counts[0], *counts[1])
     slot = (WIDTH - PAD - 10) / bins
     bars = []

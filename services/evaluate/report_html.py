@@ -130,7 +130,7 @@ def result_cards(report: dict) -> str:
     if kind == "binary":
         cards += [("Confusion matrix", confusion_table(metrics["confusion_matrix"])),
                   ("ROC curve", roc_svg(report["roc"], metrics.get("roc_auc"))),
-                  ("Predicted probability by true class", histogram_svg(report["probabilities"], report["labels"], metrics["threshold"]))]
+                  ("Predicted probability by true class", histogram_svg(report["probability_counts"], metrics["threshold"]))]
     elif kind == "multiclass":
         cards += [("Confusion matrix", class_confusion_table(metrics["confusion_matrix"])),
                   ("Precision and recall per class", per_class_table(metrics["per_class"]))]

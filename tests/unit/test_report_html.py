@@ -10,10 +10,10 @@ def test_roc_svg_draws_every_point_and_the_auc():
     assert "AUC 0.812" in svg or "AUC 0.813" in svg
 
 
-def test_histogram_counts_each_class_into_ten_bins():
-    svg = report_html.histogram_svg([0.05, 0.05, 0.95, 0.55], [0, 0, 1, 1], 0.5)
+def test_histogram_draws_each_class_in_ten_bins():
+    svg = report_html.histogram_svg([[2, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 1, 0, 0, 0, 1]], 0.5)
     assert len(re.findall(r'class="bar-0"', svg)) == 10 and len(re.findall(r'class="bar-1"', svg)) == 10
-    assert "<title>2 rows</title>" in svg  # both class-0 rows fall in the first bin
+    assert "<title>2 rows</title>" in svg and svg.count("<title>1 rows</title>") == 2
 
 
 def test_importance_bars_are_proportional_and_names_are_escaped():
@@ -27,7 +27,7 @@ def test_unavailable_importance_is_said_not_hidden():
     page = report_html.build({
         "metrics": {"run_id": "r-0123456789", "n_test": 2, "threshold": 0.5, "accuracy": 1.0, "precision": 1.0, "recall": 1.0,
                     "f1": 1.0, "roc_auc": 1.0, "log_loss": 0.1, "confusion_matrix": {"tp": 1, "fp": 0, "tn": 1, "fn": 0}},
-        "roc": {"fpr": [0, 0, 1], "tpr": [0, 1, 1]}, "probabilities": [0.9, 0.1], "labels": [1, 0],
+        "roc": {"fpr": [0, 0, 1], "tpr": [0, 1, 1]}, "probability_counts": [[1] + [0] * 9, [0] * 9 + [1]],
         "importance": "a pickled model cannot be read", "profile": {}, "lineage": {"stages": {}},
     })
     assert "Feature importance unavailable: a pickled model cannot be read" in page

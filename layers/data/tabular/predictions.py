@@ -2,32 +2,88 @@
 
 from __future__ import annotations
 
-import io
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
+
+READ_BYTES = 1 << 20
+
+
+def _parse_lines(lines: list[bytes], problem_type: str, n_classes: int) -> np.ndarray:
+    if problem_type == "multiclass":
+        rows = np.array([line.replace(b"[", b"").replace(b"]", b"") for line in lines], dtype=bytes)
+        widths = np.char.count(rows, b",") + 1 if len(rows) else np.zeros(0, int)
+        if len(rows) and (widths != widths[0]).any():
+            line = int(np.flatnonzero(widths != widths[0])[0]) + 1
+            raise ValueError(f"multiclass prediction output is not one list of probabilities per line: line {line} "
+                             f"holds {widths[line - 1]} values, line 1 {widths[0]}")
+        if len(rows) and widths[0] != n_classes:
+            raise ValueError(f"predictions hold {widths[0]} probabilities per row for {n_classes} classes; "
+                             f"is the objective multi:softprob?")
+        try:
+            return np.array(b",".join(rows).split(b","), dtype=float).reshape(len(rows), n_classes)
+        except ValueError as err:
+            raise ValueError(f"multiclass prediction output is not one list of probabilities per line: {err}") from None
+    try:
+        values = np.array(lines, dtype=bytes).astype(float)
+    except ValueError:
+        line = next(i for i, text in enumerate(lines) if not _is_number(text))
+        raise ValueError(f"prediction output is not one number per line: {lines[line][:40].decode(errors='replace')!r} "
+                         f"(line {line + 1} of the chunk)") from None
+    if problem_type == "binary" and ((values < 0) | (values > 1)).any():
+        raise ValueError("predictions are not probabilities in [0, 1]; is the objective binary:logistic?")
+    return values
+
+
+def _is_number(text: bytes) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_predictions(body: bytes, problem_type: str, n_classes: int = 0) -> np.ndarray:
     """One prediction per line: a number (binary, regression) or, for multi:softprob, the class probabilities, written
     as a list by batch transform (``[0.1, 0.2, 0.7]``) and as comma-separated values by a real-time endpoint."""
-    text = body.decode().replace("[", "").replace("]", "")
-    if problem_type == "multiclass":
-        try:
-            values = np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2, dtype=float)
-        except ValueError as err:
-            raise ValueError(f"multiclass prediction output is not one list of probabilities per line: {err}") from None
-        if values.shape[1] != n_classes:
-            raise ValueError(f"predictions hold {values.shape[1]} probabilities per row for {n_classes} classes; "
-                             f"is the objective multi:softprob?")
-        return values
-    try:
-        values = np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2, dtype=float)[:, 0]
-    except ValueError as err:
-        raise ValueError(f"prediction output is not one number per line: {err}") from None
-    if problem_type == "binary" and ((values < 0) | (values > 1)).any():
-        raise ValueError("predictions are not probabilities in [0, 1]; is the objective binary:logistic?")
-    return values
+    lines = [line.strip() for line in body.split(b"\n") if line.strip()]
+    values = _parse_lines(lines, problem_type, n_classes)
+    return values.reshape(0, n_classes) if problem_type == "multiclass" and not lines else values
+
+
+class PredictionReader:
+    """A transform output read a given number of predictions at a time, never whole: memory stays at one chunk."""
+
+    def __init__(self, stream: BinaryIO, problem_type: str, n_classes: int = 0):
+        self._stream, self._problem_type, self._n_classes = stream, problem_type, n_classes
+        self._lines: list[bytes] = []
+        self._tail, self._ended = b"", False
+
+    def _fill(self, wanted: int) -> None:
+        while len(self._lines) < wanted and not self._ended:
+            block = self._stream.read(READ_BYTES)
+            if not block:
+                self._ended, block = True, b"\n"
+            *complete, self._tail = (self._tail + block).split(b"\n")
+            self._lines += [line.strip() for line in complete if line.strip()]
+
+    def take(self, rows: int) -> np.ndarray:
+        """The next ``rows`` predictions, or fewer at the end of the output."""
+        self._fill(rows)
+        taken, self._lines = self._lines[:rows], self._lines[rows:]
+        values = _parse_lines(taken, self._problem_type, self._n_classes)
+        return values.reshape(0, self._n_classes) if self._problem_type == "multiclass" and not taken else values
+
+    def count_rest(self) -> int:
+        """How many predictions remain (read through, not kept)."""
+        rest = 0
+        while True:
+            rest += len(self._lines)
+            self._lines = []
+            if self._ended:
+                return rest
+            self._fill(1)
 
 
 def prediction_columns(problem_type: str, classes: list[str], predictions: np.ndarray, threshold: float) -> pd.DataFrame:
