@@ -1,0 +1,35 @@
+"""Objects written and read a piece at a time, on moto."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline_common import s3_streams
+from tests.integration.conftest import BUCKET
+
+
+def test_a_small_object_is_one_put_and_a_large_one_a_multipart_upload(account):
+    with s3_streams.S3Writer(BUCKET, "evaluation/r/small.csv") as small:
+        small.write(b"a,b\n")
+        small.write(b"1,2\n")
+    assert account.read("evaluation/r/small.csv") == b"a,b\n1,2\n"
+
+    lines = [f"{i},{i * i}\n".encode() for i in range(1_500_000)]  # about 26 MB: four parts
+    with s3_streams.S3Writer(BUCKET, "evaluation/r/large.csv") as large:
+        for start in range(0, len(lines), 100_000):
+            large.write(b"".join(lines[start:start + 100_000]))
+    assert large.size > 2 * s3_streams.PART_BYTES
+    head = account.s3.head_object(Bucket=BUCKET, Key="evaluation/r/large.csv", PartNumber=1)
+    assert head["PartsCount"] == -(-large.size // s3_streams.PART_BYTES) and head["ContentLength"] == s3_streams.PART_BYTES
+    body = s3_streams.open_object(BUCKET, "evaluation/r/large.csv")
+    assert body.read(10) == b"0,0\n1,1\n2,"
+    assert b"0,0\n1,1\n2," + body.read() == b"".join(lines)
+
+
+def test_a_failed_write_leaves_no_object_and_no_pending_upload(account):
+    with pytest.raises(RuntimeError, match="half-way"):
+        with s3_streams.S3Writer(BUCKET, "evaluation/r/broken.csv") as writer:
+            writer.write(b"x" * (s3_streams.PART_BYTES + 10))
+            raise RuntimeError("the evaluation failed half-way")
+    assert account.keys_under("evaluation/r/") == []
+    assert account.s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
