@@ -15,47 +15,55 @@ from pipeline_common.failures import TRANSFORM, from_job_event
 from pipeline_common.idempotency import run_once
 from pipeline_common.models import FittedTransform, PredictionsManifest, ScoringManifest
 from pipeline_common.observability import MetricUnit, logger, metrics, stage_seconds, start_run_context, tracer
+from pipeline_common.s3_streams import S3Writer, open_object
 from pipeline_common.transform_jobs import package_model_request, settings_from_env, transform_request
 
 import score_core
 from tabular.csvio import matrix_csv
-from tabular.score import encode_file
+from tabular.score import encode_chunks
 
 KIND = layout.SCORING_RUN
 
 
-def _get_upload(bucket: str, source: dict) -> bytes:
-    return aws.client("s3").get_object(**source_object(bucket, source))["Body"].read()
+def _open_upload(bucket: str, source: dict):
+    return aws.client("s3").get_object(**source_object(bucket, source))["Body"]
+
+
+def _encode_upload(bucket: str, source: dict, key: str, spec, transform: FittedTransform) -> score_core.EncodedInput:
+    """The upload encoded for the model, a chunk at a time, into the transform's input object (none if it is refused)."""
+    encoded = score_core.EncodedInput()
+    with S3Writer(bucket, key) as writer:
+        for matrix in encode_chunks(_open_upload(bucket, source), spec, transform, score_core.CHUNK_ROWS):
+            chunk = matrix_csv(matrix)
+            writer.write(chunk)
+            encoded.add(chunk, len(matrix))
+    return encoded
 
 
 def start_scoring(task: dict) -> dict:
     bucket, run_id, source = task["bucket"], task["run_id"], task["source"]
     dataset = source["dataset"]
+    keys = layout.RunKeys(run_id)
     runs.update_status(bucket, run_id, lambda doc, at: {**runs.stage_started(doc, "score", at), "source": source, "dataset": dataset},
                        kind=KIND)
     sagemaker = aws.client("sagemaker")
     try:
-        limit = config.env_int("MAX_INPUT_MEGABYTES") * 1024 * 1024
         if source["size"] is not None:
-            score_core.check_size(source["size"], limit)
+            score_core.check_size(source["size"], config.env_int("MAX_SCORING_MEGABYTES") * 1024 * 1024)
         version = registry.serving_version(sagemaker, config.job_prefix(), dataset)
         if version is None:
             raise score_core.no_approved_version(dataset)
         spec = specs.frozen(aws.get_json(*layout.parse_s3_uri(version.spec_uri)))
         transform = FittedTransform.model_validate(aws.get_json(*layout.parse_s3_uri(version.transform_uri)))
-        body = _get_upload(bucket, source)
-        score_core.check_size(len(body), limit)
-        matrix, rows = encode_file(body, spec, transform)
+        encoded = _encode_upload(bucket, source, keys.scoring_input(0), spec, transform)
     except InputRejected as rejected:
         metrics.add_metric(name="FilesRejected", unit=MetricUnit.Count, value=1)
         runs.fail(bucket, run_id, "score", rejected.reason, rejected.details, source, config.notification_topic(), kind=KIND)
         logger.warning("scoring refused", extra={"reason": rejected.reason, "details": rejected.details})
         return {"run_id": run_id, "status": "rejected", "reason": rejected.reason}
 
-    keys = layout.RunKeys(run_id)
-    encoded = matrix_csv(matrix)
-    manifest = score_core.scoring_manifest(run_id, dataset, source, version, transform.problem_type, transform.classes, encoded, rows)
-    aws.put_bytes(bucket, keys.scoring_input(0), encoded)
+    rows = encoded.rows
+    manifest = score_core.scoring_manifest(run_id, dataset, source, version, transform.problem_type, transform.classes, encoded)
     aws.put_json(bucket, keys.scoring_manifest, manifest.model_dump(mode="json"))
     name = layout.job_name(config.job_prefix(), run_id)
     settings = settings_from_env()
@@ -80,18 +88,21 @@ def deliver(task: dict) -> dict:
                                                                                   "predictions", at), kind=KIND)
     stage_seconds(status, "transform")
     manifest = ScoringManifest.model_validate(aws.get_json(bucket, keys.scoring_manifest))
-    outputs = [aws.get_bytes(bucket, keys.scoring_output(layout.part_index(entry.key))) for entry in manifest.files.values()]
-    table = score_core.joined(_get_upload(bucket, manifest.source), outputs, manifest, config.env_float("THRESHOLD"))
+    outputs = (open_object(bucket, keys.scoring_output(layout.part_index(entry.key))) for entry in manifest.files.values())
     key = layout.predictions_key(manifest.dataset, run_id, manifest.source["key"].rsplit("/", 1)[-1])
-    aws.put_bytes(bucket, key, table.to_csv(index=False).encode())
+    rows, columns = 0, []
+    with S3Writer(bucket, key) as writer:
+        for table in score_core.joined(_open_upload(bucket, manifest.source), outputs, manifest, config.env_float("THRESHOLD")):
+            writer.write(table.to_csv(index=False, header=not rows).encode())
+            rows, columns = rows + len(table), list(table.columns)
     delivered = PredictionsManifest(run_id=run_id, dataset=manifest.dataset, source=manifest.source, created_at=runs.now_iso(),
-                                    predictions_key=key, rows=len(table), columns=list(table.columns), model_version=manifest.model_version)
+                                    predictions_key=key, rows=rows, columns=columns, model_version=manifest.model_version)
     aws.put_json(bucket, layout.predictions_manifest(manifest.dataset, run_id), delivered.model_dump(mode="json"))
-    summary = {"rows": len(table), "model_version": manifest.model_version.version, "predictions": key}
+    summary = {"rows": rows, "model_version": manifest.model_version.version, "predictions": key}
     status = runs.update_status(bucket, run_id, lambda doc, at: runs.run_succeeded(runs.stage_finished(doc, "predictions", at, **summary),
                                                                                   at, summary), kind=KIND)
     stage_seconds(status, "predictions")
-    metrics.add_metric(name="RowsScored", unit=MetricUnit.Count, value=len(table))
+    metrics.add_metric(name="RowsScored", unit=MetricUnit.Count, value=rows)
     logger.info("predictions written", extra=summary)
     return {"run_id": run_id, "status": "done", **summary}
 

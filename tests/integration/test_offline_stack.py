@@ -50,8 +50,11 @@ def test_the_template_ties_the_largest_input_to_the_data_functions_memory():
     with pytest.raises(parameters.ParameterError, match="MaxInputMegabytes above 125 does not fit a 1024 MB function"):
         load_stack(parameter_overrides={"MaxInputMegabytes": "250"})
     stack = load_stack(parameter_overrides={"MaxInputMegabytes": "250", "DataFunctionMemoryMB": "2048"})
+    assert stack.functions["PreprocessFunction"].environment["MAX_INPUT_MEGABYTES"] == "250"
     for name in ("PreprocessFunction", "ScoreFunction"):
-        assert stack.functions[name].memory_mb == 2048 and stack.functions[name].environment["MAX_INPUT_MEGABYTES"] == "250"
+        assert stack.functions[name].memory_mb == 2048
+    # scoring streams: its limit is its own, set by time rather than memory
+    assert stack.functions["ScoreFunction"].environment["MAX_SCORING_MEGABYTES"] == "2000"
     assert stack.functions["TrainFunction"].memory_mb == 256  # the others keep their own size
     largest = load_stack(parameter_overrides={"MaxInputMegabytes": "1500", "DataFunctionMemoryMB": "10240"})
     assert largest.functions["PreprocessFunction"].memory_mb == 10240

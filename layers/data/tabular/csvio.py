@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import io
 import warnings
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -93,6 +94,61 @@ def read_frame(source: str | bytes, spec: DatasetSpec | None = None) -> pd.DataF
     if isinstance(source, bytes):
         check_text(source)
     header = header_of(source if isinstance(source, str) else head(source))
+    try:
+        with warnings.catch_warnings():
+            # a numeric column with text in a later slice of the parser: handled below and named by validation
+            warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+            frame = pd.read_csv(io.StringIO(source) if isinstance(source, str) else io.BytesIO(source), **_csv_options(header, spec))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
+        raise InputRejected(f"file is not valid CSV: {str(err).strip()}") from None
+    if frame.empty:
+        raise InputRejected("file has a header but no data rows", columns=header)
+    return _tidy(frame, spec)
+
+
+class _RawStream(io.RawIOBase):
+    """A stream that only has read(n), such as botocore's StreamingBody, as a raw file for io.BufferedReader."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def buffered_stream(stream) -> io.BufferedReader:
+    return io.BufferedReader(_RawStream(stream), 1 << 20)
+
+
+def read_frames(stream, spec: DatasetSpec, rows: int) -> Iterator[pd.DataFrame]:
+    """``read_frame`` of a binary stream, ``rows`` rows at a time: memory holds one chunk, whatever the file's size.
+    Each chunk's index counts rows from the start of the file, so line numbers in rejections stay right."""
+    buffered = buffered_stream(stream)
+    start = buffered.peek(65536)
+    _check_bytes(start)
+    try:
+        header = header_of(head(start))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+            seen = 0
+            for frame in pd.read_csv(buffered, encoding="utf-8-sig", chunksize=rows, **_csv_options(header, spec)):
+                seen += len(frame)
+                yield _tidy(frame, spec)
+    except UnicodeDecodeError as err:
+        raise InputRejected(f"file is not UTF-8 text: {err.reason} (byte 0x{err.object[err.start]:02x}); save it as UTF-8") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
+        raise InputRejected(f"file is not valid CSV: {str(err).strip()}") from None
+    if not seen:
+        raise InputRejected("file has a header but no data rows", columns=header)
+
+
+def _csv_options(header: list[str], spec: DatasetSpec | None) -> dict:
+    """How pandas reads a file of this header for this spec: only the columns it mentions, numbers as floats."""
     missing = spec.missing_values if spec else None
     numeric = {n for n, c in spec.columns.items() if c.type == "numeric" and n != spec.target} if spec else set()
     wanted = None
@@ -102,20 +158,13 @@ def read_frame(source: str | bytes, spec: DatasetSpec | None = None) -> pd.DataF
     if len(set(header)) != len(header):
         duplicated = sorted({n for n in header if header.count(n) > 1})
         raise InputRejected(f"column name(s) appear more than once in the header: {', '.join(duplicated)}", duplicated_columns=duplicated)
-    try:
-        with warnings.catch_warnings():
-            # a numeric column with text in a later slice of the parser: handled below and named by validation
-            warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-            frame = pd.read_csv(
-                io.StringIO(source) if isinstance(source, str) else io.BytesIO(source), header=0, names=header, usecols=wanted,
-                skipinitialspace=True, dtype={n: object for n in header if n not in numeric}, keep_default_na=missing is None,
-                na_values=missing if missing is not None else None, skip_blank_lines=True,
-            )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
-        raise InputRejected(f"file is not valid CSV: {str(err).strip()}") from None
-    if frame.empty:
-        raise InputRejected("file has a header but no data rows", columns=header)
-    blank = set(missing or [""])
+    return dict(header=0, names=header, usecols=wanted, skipinitialspace=True, dtype={n: object for n in header if n not in numeric},
+                keep_default_na=missing is None, na_values=missing if missing is not None else None, skip_blank_lines=True)
+
+
+def _tidy(frame: pd.DataFrame, spec: DatasetSpec | None) -> pd.DataFrame:
+    """Text values stripped, missing spellings as None; id columns as strings, the other text columns as categoricals."""
+    blank = set((spec.missing_values if spec else None) or [""])
     ids = set(spec.row_id_columns()) if spec else set()
     for name in frame.columns:
         if name in ids:  # a different value in each row: a categorical would only hold them all a second time

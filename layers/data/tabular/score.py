@@ -3,34 +3,45 @@ needed; one that is present is ignored), its fitted transform encodes them."""
 
 from __future__ import annotations
 
-import io
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
 
+from pipeline_common.errors import InputRejected
 from pipeline_common.models import DatasetSpec, FittedTransform
 
 from . import features as feature_lib
-from .csvio import decode, read_frame
-from .validate import typed_features
+from .csvio import buffered_stream, read_frame, read_frames
+from .validate import empty_required, typed_features
 
 
-def encode(frame: pd.DataFrame, spec: DatasetSpec, transform: FittedTransform) -> np.ndarray:
+def encode(frame: pd.DataFrame, spec: DatasetSpec, transform: FittedTransform, whole_file: bool = True) -> np.ndarray:
     """The model's input for rows read with ``spec``; InputRejected names what is wrong with them."""
-    typed = typed_features(frame, spec, with_target=False)
+    typed = typed_features(frame, spec, with_target=False, whole_file=whole_file)
     typed = pd.concat([typed, feature_lib.derive(typed, feature_lib.derived_of(transform))], axis=1)
     return feature_lib.apply(typed, transform)
 
 
-def encode_file(body: bytes, spec: DatasetSpec, transform: FittedTransform) -> tuple[np.ndarray, int]:
-    """The encoded rows of a CSV sent for scoring, and how many there are."""
-    frame = read_frame(body, spec)
-    return encode(frame, spec, transform), len(frame)
+def encode_chunks(stream, spec: DatasetSpec, transform: FittedTransform, rows: int) -> Iterator[np.ndarray]:
+    """The encoded rows of a CSV sent for scoring, ``rows`` rows at a time: memory holds one chunk. A required
+    column with no value in any chunk is rejected after the last one."""
+    never_valued: set[str] | None = None
+    for frame in read_frames(stream, spec, rows):
+        matrix = encode(frame, spec, transform, whole_file=False)
+        empty = set(empty_required(frame, spec))
+        never_valued = empty if never_valued is None else never_valued & empty
+        yield matrix
+    if never_valued:
+        empty = sorted(never_valued)
+        raise InputRejected(f"required column(s) without any value: {', '.join(empty)}", empty_columns=empty)
 
 
-def input_table(body: bytes) -> pd.DataFrame:
-    """The file as it was sent: every column, in order, values as written (for joining predictions back)."""
-    return pd.read_csv(io.StringIO(decode(body)), dtype=str, keep_default_na=False, skip_blank_lines=True)
+def input_chunks(stream, rows: int) -> Iterator[pd.DataFrame]:
+    """The file as it was sent, ``rows`` rows at a time: every column, in order, values as written (for joining
+    predictions back)."""
+    yield from pd.read_csv(buffered_stream(stream), encoding="utf-8-sig", dtype=str, keep_default_na=False,
+                           skip_blank_lines=True, chunksize=rows)
 
 
 def encode_rows(body: bytes, spec: DatasetSpec, transform: FittedTransform, rows: pd.Index) -> np.ndarray:

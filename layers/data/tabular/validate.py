@@ -97,8 +97,14 @@ def check_columns(frame: pd.DataFrame, spec: DatasetSpec, with_target: bool) -> 
     return [c for c in spec.columns if c not in frame.columns and c != spec.target]
 
 
-def typed_features(frame: pd.DataFrame, spec: DatasetSpec, with_target: bool = True) -> pd.DataFrame:
-    """Every spec column except the target, typed and checked; optional columns the file lacks are all missing."""
+def empty_required(typed: pd.DataFrame | dict, spec: DatasetSpec, absent: list[str] = ()) -> list[str]:
+    """Required feature columns present in the file without a single value."""
+    return [n for n in spec.feature_columns() if spec.columns[n].required and n not in absent and n in typed and typed[n].isna().all()]
+
+
+def typed_features(frame: pd.DataFrame, spec: DatasetSpec, with_target: bool = True, whole_file: bool = True) -> pd.DataFrame:
+    """Every spec column except the target, typed and checked; optional columns the file lacks are all missing.
+    ``whole_file=False``: the frame is one chunk of a file, so a required column without values is the caller's check."""
     absent = check_columns(frame, spec, with_target)
     typed = {}
     for name, column in spec.columns.items():
@@ -118,7 +124,7 @@ def typed_features(frame: pd.DataFrame, spec: DatasetSpec, with_target: bool = T
     for name in spec.id_columns:
         if name not in typed and name in frame.columns:
             typed[name] = frame[name]
-    empty = [n for n in spec.feature_columns() if spec.columns[n].required and n not in absent and typed[n].isna().all()]
+    empty = empty_required(typed, spec, absent) if whole_file else []
     if empty:
         # nothing to learn a fill value from, nor anything for the model to use
         raise InputRejected(f"required column(s) without any value: {', '.join(empty)}", empty_columns=empty)
