@@ -112,7 +112,7 @@ def test_bad_input_is_rejected_with_a_record_and_nothing_downstream(rejecting_cl
 
 def test_a_file_to_score_over_the_size_limit_is_rejected_and_a_file_to_train_on_is_not():
     big = TITANIC * 20  # about 1.2 MB
-    with OfflineCloud(parameter_overrides={"MaxInputMegabytes": "1"}) as cloud:
+    with OfflineCloud(parameter_overrides={"MaxInputMegabytes": "1", "MaxScoringMegabytes": "1"}) as cloud:
         run_file(cloud, TITANIC, "raw/titanic.csv")  # an approved version to score with
         scoring = run_file(cloud, big, "score/big.csv")
         error = read_json(cloud, layout.RunKeys(scoring).error)

@@ -150,6 +150,7 @@ class FunctionWorker:
         self._ready = False
         self.out_of_memory = False
         self.peak_bytes = 0
+        self._running = threading.Event()  # set while the environment imports its handler or serves an invocation
 
     def environment(self) -> dict[str, str]:
         env = clean_environment()
@@ -167,12 +168,15 @@ class FunctionWorker:
     def start(self) -> None:
         """Fork the environment; it imports the handler in the background and is waited for at the first invoke."""
         self._ready, self.out_of_memory, self.pid = False, False, None
+        self._running.set()
         self._conn = self._zygote.spawn(self.environment(), self._paths, self.spec.handler)
 
     def _watch_memory(self, pid: int) -> None:
-        """Lambda's memory limit: past MemorySize the environment is killed."""
+        """Lambda's memory limit: past MemorySize the environment is killed. Watched while the environment runs (its
+        init, then each invocation): between invocations Lambda freezes it, and its memory cannot grow."""
         limit = self.spec.memory_mb * 1024 * 1024
         while True:
+            self._running.wait()
             try:
                 used = resident_bytes(pid)
             except (FileNotFoundError, ProcessLookupError, OSError):
@@ -211,6 +215,7 @@ class FunctionWorker:
             self.stop()
             return error
         self._ready = True
+        self._running.clear()
         return None
 
     def _ended(self, when: str) -> dict:
@@ -226,9 +231,11 @@ class FunctionWorker:
             if not self._ready and (init_error := self._wait_ready()):
                 return InvocationResult(False, error_type=init_error["errorType"], error=init_error["errorMessage"])
             started, sent_at = time.perf_counter(), time.time()
+            self._running.set()
             self._conn.send((event, self.spec.timeout))
             message = self._receive(timeout=self.spec.timeout)
             seconds = time.perf_counter() - started
+            self._running.clear()
             if message is None:
                 # Out of memory, crashed or timed out: like Lambda, the environment is discarded and the next call starts a new one.
                 timed_out = seconds >= self.spec.timeout and not self.out_of_memory
@@ -247,6 +254,7 @@ class FunctionWorker:
                 os.kill(pid, signal.SIGKILL)  # without the lock: it also ends an invocation waiting on this process
             except ProcessLookupError:
                 pass
+        self._running.set()  # a watcher of the ended process reads nothing more and returns
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
