@@ -21,6 +21,7 @@ packages (``<venv>/sagemaker-images/<image>``) on its path, nothing of the devel
 
 from __future__ import annotations
 
+import csv
 import io
 import socket
 import sys
@@ -57,18 +58,46 @@ def read_csv(data: bytes | Path, what: str):
         raise AlgorithmError(f"{what} is not numeric CSV without header: {err}") from None
 
 
-def _channel(channel: Path):
-    """The channel's table, or None when its files hold no byte (the container's get_size is 0: the host has no data)."""
-    import numpy as np
+def _data_files(channel: Path) -> list[Path]:
+    """The channel's data files, as the container lists them: not hidden, not starting with '_'."""
+    return sorted(p for p in channel.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
 
-    files = sorted(p for p in channel.rglob("*") if p.is_file())
+
+def _delimiter(first_line: str) -> str:
+    try:
+        return csv.Sniffer().sniff(first_line).delimiter
+    except csv.Error as err:
+        raise AlgorithmError(f"Could not determine delimiter on line {first_line[:50]}:\n{err}") from None
+
+
+def channel_matrix(channel: Path):
+    """The channel as the container's File mode reads it: its files linked into one folder, the delimiter sniffed
+    from the first line, and xgboost's own CSV parser over the folder (label in column 0; an empty field is
+    missing; like the container, text is not refused: a text feature is missing, a text label 0). None when the files hold no
+    byte (the container's get_size is 0: the host has no data)."""
+    import tempfile
+
+    import xgboost
+
+    files = _data_files(channel)
     if sum(p.stat().st_size for p in files) == 0:
         return None
-    return np.vstack([read_csv(p, "train channel") for p in files])
+    with tempfile.TemporaryDirectory() as folder:
+        for number, path in enumerate(files):
+            (Path(folder) / f"{path.name}{number}").symlink_to(path.resolve())
+        with files[0].open(errors="ignore") as first:
+            delimiter = _delimiter(first.readline())
+        try:
+            matrix = xgboost.DMatrix(f"{folder}?format=csv&label_column=0&delimiter={delimiter}")
+        except xgboost.core.XGBoostError as err:
+            raise AlgorithmError(f"Failed to load csv data with exception:\n{err}") from None
+    if matrix.get_label().size == 0:
+        raise AlgorithmError("Got input data without labels. Please check the input data set.")
+    return matrix
 
 
-def train_booster(table, hyperparameters: dict[str, str]):
-    """Train on a table whose first column is the label, as the container's algorithm mode does."""
+def train_booster(matrix, hyperparameters: dict[str, str]):
+    """Train on a DMatrix with labels, as the container's algorithm mode does."""
     import numpy as np
     import xgboost
 
@@ -76,10 +105,9 @@ def train_booster(table, hyperparameters: dict[str, str]):
     if "num_round" not in params:
         raise AlgorithmError("Missing required hyperparameter: num_round")
     num_round = int(params.pop("num_round"))
-    labels, features = table[:, 0], table[:, 1:]
-    if str(params.get("objective", "")).startswith("binary:") and not np.isin(labels, (0, 1)).all():
+    if str(params.get("objective", "")).startswith("binary:") and not np.isin(matrix.get_label(), (0, 1)).all():
         raise AlgorithmError("label must be in [0,1] for logistic regression")
-    return xgboost.train(params, xgboost.DMatrix(features, label=labels), num_boost_round=num_round)
+    return xgboost.train(params, matrix, num_boost_round=num_round)
 
 
 def model_archive(booster) -> bytes:
@@ -97,7 +125,14 @@ def model_archive(booster) -> bytes:
 
 def train(channel_data: bytes, hyperparameters: dict[str, str]) -> bytes:
     """Train on the bytes of a 'train' channel; return the bytes of model.tar.gz."""
-    return model_archive(train_booster(read_csv(channel_data, "train channel"), hyperparameters))
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as channel:
+        (Path(channel) / "train.csv").write_bytes(channel_data)
+        matrix = channel_matrix(Path(channel))
+    if matrix is None:
+        raise AlgorithmError("train channel is empty")
+    return model_archive(train_booster(matrix, hyperparameters))
 
 
 def load_model(model_tar_gz: bytes):
@@ -192,35 +227,35 @@ def _training_group(collective, records: list[dict], included: list[str], host: 
     return collective.broadcast(start_tracker(len(included)) if host == included[0] else None, root)
 
 
-def _fit(table, request: dict, master: bool) -> dict:
+def _fit(matrix, request: dict, master: bool) -> dict:
     """Train with the instance's cores (unless the hyperparameters say nthread), and save model.tar.gz on the master
     only (the container's train_job with is_master)."""
-    booster = train_booster(table, {"nthread": str(request["cores"]), **request["hyperparameters"]})
+    booster = train_booster(matrix, {"nthread": str(request["cores"]), **request["hyperparameters"]})
     if master:
         Path(request["model_out"]).write_bytes(model_archive(booster))
-    return {"rows": len(table), "included": True, "saved": master}
+    return {"rows": matrix.num_row(), "included": True, "saved": master}
 
 
 def train_host(request: dict) -> dict:
     """One host of a training job: alone with one instance, else through the two groups of the container's rabit_run."""
-    table, host = _channel(Path(request["channel"])), request["current_host"]
+    matrix, host = channel_matrix(Path(request["channel"])), request["current_host"]
     if len(request["hosts"]) == 1:
-        if table is None:
+        if matrix is None:
             raise AlgorithmError(f"No data in training channel path {request['channel']}")
-        return _fit(table, request, master=True)
+        return _fit(matrix, request, master=True)
     with _group(request["tracker"], host) as collective:
-        records = _synchronize(collective, {"host": host, "include_in_training": table is not None})
+        records = _synchronize(collective, {"host": host, "include_in_training": matrix is not None})
         included = sorted(record["host"] for record in records if record["include_in_training"])
         if not included:
             raise AlgorithmError("No hosts received training data.")
         training = _training_group(collective, records, included, host)
-    if table is None:
+    if matrix is None:
         # The container logs "Host ... not being used for distributed training." and exits 0.
         return {"rows": 0, "included": False, "saved": False}
     if training is None:
-        return _fit(table, request, master=True)
+        return _fit(matrix, request, master=True)
     with _group(training, host):
-        return _fit(table, request, master=host == included[0])
+        return _fit(matrix, request, master=host == included[0])
 
 
 # -- the container's process ---------------------------------------------------------------------------------------------
