@@ -168,10 +168,18 @@ def _tidy(frame: pd.DataFrame, spec: DatasetSpec | None) -> pd.DataFrame:
     ids = set(spec.row_id_columns()) if spec else set()
     for name in frame.columns:
         if name in ids:  # a different value in each row: a categorical would only hold them all a second time
-            frame[name] = pd.Series([_stripped(value, blank) for value in frame[name].to_numpy()], index=frame.index, dtype=object)
+            frame[name] = _stripped_texts(frame[name], blank)
         elif not pd.api.types.is_numeric_dtype(frame[name]):
             frame[name] = map_categories(frame[name], lambda value: _stripped(value, blank))
     return frame
+
+
+def _stripped_texts(values: pd.Series, blank: set[str]) -> pd.Series:
+    """``_stripped`` of every value, vectorised when the column holds only text (as read with dtype object)."""
+    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        return pd.Series([_stripped(value, blank) for value in values.to_numpy()], index=values.index, dtype=object)
+    stripped = values.str.strip()
+    return stripped.where(stripped.notna() & ~stripped.isin(blank), None).astype(object)
 
 
 def _stripped(value, blank: set[str]):
