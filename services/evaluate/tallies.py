@@ -18,6 +18,7 @@ import numpy as np
 
 EPS = 1e-15  # log loss clips probabilities as scikit-learn does
 RESAMPLES = 1000
+BATCH = 100  # resamples drawn at once
 BOOTSTRAP_SEED = 20241125
 SCORE_BINS = 1 << 15  # per side of the threshold: the AUC counts pairs within one bin as ties
 COARSE_BINS = 1 << 10  # per side, for the resampled AUC
@@ -134,12 +135,18 @@ class BinaryTally:
     def intervals(self, seed: int = BOOTSTRAP_SEED) -> dict:
         rng = np.random.default_rng(seed)
         coarse = self.bins.reshape(2, 2 * COARSE_BINS, -1).sum(axis=2)
-        drawn = _poisson(rng, coarse)
-        counts = _binary_counts(drawn[:, 0], drawn[:, 1])
+        resampled: dict[str, list[np.ndarray]] = {"accuracy": [], "f1": [], "roc_auc": []}
+        for _ in range(RESAMPLES // BATCH):  # a batch at a time: the draws are the same, the memory a tenth
+            drawn = rng.poisson(np.broadcast_to(coarse, (BATCH, *coarse.shape)))
+            counts = _binary_counts(drawn[:, 0], drawn[:, 1])
+            resampled["accuracy"].append(counts["accuracy"])
+            resampled["f1"].append(counts["f1"])
+            resampled["roc_auc"].append(_auc(drawn[:, 0], drawn[:, 1]))
+        values = {name: np.concatenate(parts) for name, parts in resampled.items()}
         # the coarse bins tie more pairs than the fine ones: the resampled AUCs are moved by the difference
         shift = float(_auc(self.bins[0], self.bins[1]) - _auc(coarse[0], coarse[1]))
-        return {"accuracy": _interval(counts["accuracy"]), "roc_auc": _interval(_auc(drawn[:, 0], drawn[:, 1]), shift),
-                "f1": _interval(counts["f1"]), "log_loss": self.loss.interval(rng)}
+        return {"accuracy": _interval(values["accuracy"]), "roc_auc": _interval(values["roc_auc"], shift),
+                "f1": _interval(values["f1"]), "log_loss": self.loss.interval(rng)}
 
     def charts(self) -> dict:
         return {"roc": self.roc_curve(), "probability_counts": self.chart.tolist()}
