@@ -76,3 +76,21 @@ except yaml.constructor.ConstructorError:
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "untouched", result.stderr
+
+
+def test_sagemaker_job_routes_take_only_the_stacks_own_jobs_by_name_and_role():
+    """A job state change reaches a function only for a job of this stack: its name prefix, and the role the stack's
+    functions start it with (processing: ProcessingRole; training: SageMakerExecutionRole), as the events carry it."""
+    stack = load_stack()
+    roles = {"SageMaker Processing Job State Change": stack.functions["PreprocessFunction"].environment["PROCESSING_ROLE_ARN"],
+             "SageMaker Training Job State Change": stack.functions["TrainFunction"].environment["SAGEMAKER_ROLE_ARN"]}
+    seen = set()
+    for spec in stack.functions.values():
+        for route in spec.routes:
+            (kind,) = route.pattern["detail-type"] if "detail-type" in route.pattern else (None,)
+            if kind in roles:
+                seen.add((spec.logical_id, kind))
+                assert route.pattern["detail"]["RoleArn"] == [roles[kind]], (spec.logical_id, kind)
+                assert "prefix" in route.pattern["detail"][kind.split()[1] + "JobName"][0]
+    assert {("PreprocessFunction", "SageMaker Processing Job State Change"), ("FailureFunction", "SageMaker Processing Job State Change"),
+            ("InferFunction", "SageMaker Training Job State Change"), ("FailureFunction", "SageMaker Training Job State Change")} <= seen
