@@ -43,7 +43,7 @@ def measured(phase):
 def main() -> int:
     rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
     spec = load_spec_text((ROOT / "datasets" / "titanic.yaml").read_text(), "titanic.yaml")
-    transform = prepare((ROOT.parent / "shared" / "data" / "titanic.csv").read_bytes(), spec, 0.2, 42).transform
+    transform = prepare((ROOT / "data" / "titanic.csv").read_bytes(), spec, 0.2, 42).transform
     with tempfile.TemporaryDirectory() as scratch:
         upload = Path(scratch) / "upload.csv"
         write(rows, upload)

@@ -13,15 +13,14 @@ from pipeline_common.models import ModelVersion, ScoringManifest
 from tabular.csvio import read_frame
 from tabular.prepare import prepare
 from tabular.score import encode, encode_chunks
+from tests.conftest import DATA
 from tests.datasets import HEADER, rows, small_csv, titanic_spec
 
 
 @pytest.fixture(scope="module")
 def fitted():
-    from tests.conftest import ROOT
-
     spec = titanic_spec()
-    return spec, prepare((ROOT.parent / "shared" / "data" / "titanic.csv").read_bytes(), spec, 0.2, 42).transform
+    return spec, prepare(DATA.read_bytes(), spec, 0.2, 42).transform
 
 
 def _manifest(transform) -> ScoringManifest:
