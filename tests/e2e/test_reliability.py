@@ -188,7 +188,8 @@ def test_ten_uploads_at_once_are_ten_separate_runs():
         assert len(run_ids) == 10
         for key, run_id in run_of.items():
             keys = layout.RunKeys(run_id)
-            assert read_json(cloud, keys.status)["status"] == "succeeded", run_id
+            status = read_json(cloud, keys.status)
+            assert status["status"] == "succeeded", (run_id, status.get("failure"))
             metrics = read_json(cloud, keys.metrics)
             counts = frames[int(key.split("-")[1].split(".")[0])]["Survived"].value_counts()
             assert metrics["run_id"] == run_id
