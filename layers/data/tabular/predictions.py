@@ -11,6 +11,8 @@ READ_BYTES = 1 << 20
 
 
 def _parse_lines(lines: list[bytes], problem_type: str, n_classes: int) -> np.ndarray:
+    if problem_type == "multiclass" and not lines:
+        return np.empty((0, n_classes))
     if problem_type == "multiclass":
         rows = np.array([line.replace(b"[", b"").replace(b"]", b"") for line in lines], dtype=bytes)
         widths = np.char.count(rows, b",") + 1 if len(rows) else np.zeros(0, int)
@@ -48,8 +50,7 @@ def parse_predictions(body: bytes, problem_type: str, n_classes: int = 0) -> np.
     """One prediction per line: a number (binary, regression) or, for multi:softprob, the class probabilities, written
     as a list by batch transform (``[0.1, 0.2, 0.7]``) and as comma-separated values by a real-time endpoint."""
     lines = [line.strip() for line in body.split(b"\n") if line.strip()]
-    values = _parse_lines(lines, problem_type, n_classes)
-    return values.reshape(0, n_classes) if problem_type == "multiclass" and not lines else values
+    return _parse_lines(lines, problem_type, n_classes)
 
 
 class PredictionReader:
@@ -72,8 +73,7 @@ class PredictionReader:
         """The next ``rows`` predictions, or fewer at the end of the output."""
         self._fill(rows)
         taken, self._lines = self._lines[:rows], self._lines[rows:]
-        values = _parse_lines(taken, self._problem_type, self._n_classes)
-        return values.reshape(0, self._n_classes) if self._problem_type == "multiclass" and not taken else values
+        return _parse_lines(taken, self._problem_type, self._n_classes)
 
     def count_rest(self) -> int:
         """How many predictions remain (read through, not kept)."""
