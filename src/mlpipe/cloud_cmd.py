@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import sys
 import time
 
@@ -12,8 +13,20 @@ from .display import say
 from .home import home, stack_parameters
 
 
+FAULT_FLAGS = ("--duplicate-events", "--fail", "--throttle")
+
+
 def offline_cloud(args: argparse.Namespace, **callbacks):
-    """The offline account's cloud (MLPIPE_HOME), with its stack Parameters (changed by --param) and fault injection."""
+    """The offline account's cloud (MLPIPE_HOME), with its stack Parameters (changed by --param) and fault injection:
+    the one `mlpipe cloud` runs for the account, if it runs, else a new one for this command."""
+    from .offline.served import find
+
+    changes = dict(item.split("=", 1) for item in getattr(args, "param", []))
+    served = find(home())
+    if served is not None:
+        _check_served(served, args, changes)
+        print(f"the offline cloud of `mlpipe cloud` (pid {served.pid}, {home()})", file=sys.stderr, flush=True)
+        return served
     from .offline.cloud import OfflineCloud, Options
 
     options = Options(
@@ -23,10 +36,21 @@ def offline_cloud(args: argparse.Namespace, **callbacks):
         fail_processing="injected failure: Processing ended by mlpipe run --fail processing" if "processing" in getattr(args, "fail", []) else None,
         throttle=getattr(args, "throttle", 0),
     )
-    parameters = stack_parameters(dict(item.split("=", 1) for item in getattr(args, "param", [])))
+    parameters = stack_parameters(changes)
     if parameters:  # on stderr: stdout may be JSON for another program
         print("offline stack parameters: " + " ".join(f"{k}={v}" for k, v in sorted(parameters.items())), file=sys.stderr, flush=True)
     return OfflineCloud(options=options, parameter_overrides=parameters, home=home(), **callbacks)
+
+
+def _check_served(served, args: argparse.Namespace, changes: dict[str, str]) -> None:
+    """A running cloud's Parameters and faults were set when it started: a command cannot change them."""
+    differ = sorted(f"{k}={v}" for k, v in changes.items() if served.stack.parameters.get(k) != v)
+    faults = [flag for flag, value in zip(FAULT_FLAGS, (getattr(args, "duplicate_events", False), getattr(args, "fail", []),
+                                                         getattr(args, "throttle", 0))) if value]
+    if differ or faults:
+        asked = ", ".join([*(f"--param {d}" for d in differ), *faults])
+        raise SystemExit(f"mlpipe: `mlpipe cloud` (pid {served.pid}) runs the offline cloud of {home()}, and {asked} cannot "
+                         f"change a running cloud: stop it (Ctrl-C), or give them to `mlpipe cloud` when it starts")
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
@@ -49,10 +73,20 @@ def cmd_reset(args: argparse.Namespace) -> int:
 
 
 def cmd_cloud(args: argparse.Namespace) -> int:
-    """Keep an offline cloud running for other tools: AWS CLI, boto3, `mlpipe run --stack`."""
+    """Keep an offline cloud running for the account's later commands and for other tools (AWS CLI, boto3)."""
+    from .offline.served import CloudServer, find
+
+    running = find(home())
+    if running is not None:
+        say(f"mlpipe: `mlpipe cloud` (pid {running.pid}) already runs the offline cloud of {home()}")
+        return 2
+    signal.signal(signal.SIGTERM, _interrupt)  # stopped by a supervisor as by Ctrl-C: the account is kept
     with offline_cloud(args) as cloud:
         cloud.register_stack()
+        server = CloudServer(cloud)
+        server.publish(home())
         say(f"# offline cloud: stack {cloud.stack.name}, bucket {cloud.bucket}. Ctrl-C stops it (and keeps what it did in {home()}).")
+        say(f"# `mlpipe run`, `score`, `models` and `predict` with MLPIPE_HOME={home()} use it; other tools need:")
         for name, value in cloud.aws_environment().items():
             say(f"export {name}={value}")
         try:
@@ -60,9 +94,15 @@ def cmd_cloud(args: argparse.Namespace) -> int:
                 time.sleep(3600)
         except KeyboardInterrupt:
             pass
+        finally:
+            server.withdraw(home())
         cloud.settle(timeout=60)
         cloud.persist()
     return 0
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def cmd_empty(args: argparse.Namespace) -> int:

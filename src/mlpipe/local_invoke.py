@@ -279,7 +279,7 @@ class Session:
 
     # -- SAM --------------------------------------------------------------------------------------------------------
     def sam_environment(self) -> dict[str, str]:
-        from .offline.cloud import CREDENTIALS
+        from .offline.endpoints import CREDENTIALS
 
         # Nothing of the user's AWS configuration: the offline credentials and region, SAM's Docker through the proxy.
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}

@@ -48,7 +48,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if target.cloud is not None:
             from botocore.credentials import Credentials
 
-            from .offline.cloud import CREDENTIALS
+            from .offline.endpoints import CREDENTIALS
 
             credentials, region = Credentials(*(CREDENTIALS[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
                                                                           "AWS_SESSION_TOKEN"))), target.cloud.region

@@ -13,7 +13,7 @@ from pipeline_common import layout
 from pipeline_common.errors import InputRejected
 from pipeline_common.models import SpecError, dump_spec, load_spec_text
 
-from .buckets import RUN_PREFIXES, link_keys, mirror_run, stack_bucket
+from .buckets import keys_under, link_keys, mirror_run, run_keys, stack_bucket
 from .display import print_outcome, say, show_step
 from .follow import RunFollower, RunOutcome, idle_check
 from .home import history_dir
@@ -137,7 +137,7 @@ def run_offline(args: argparse.Namespace, upload: Upload) -> int:
 
     history = history_dir()
     with offline_cloud(args, on_invocation=on_invocation) as cloud:
-        say(f"offline cloud up in {time.monotonic() - started:.1f}s: {len(cloud.pools)} functions, "
+        say(f"offline cloud up in {time.monotonic() - started:.1f}s: {len(cloud.stack.functions)} functions, "
             f"routes from {cloud.stack.template_path.name}")
         s3 = cloud.client("s3")
         if upload.spec_text is not None:
@@ -150,10 +150,10 @@ def run_offline(args: argparse.Namespace, upload: Upload) -> int:
             cloud.settle(timeout=60, quiet=0.05)  # let duplicates, retries and the approval finish before the account is kept
         except TimeoutError as err:
             say(f"mlpipe: {err}")
-        written = cloud.persist()  # the account's bucket on disk: `mlpipe runs`, `show`, `score` and `models` read it
+        cloud.persist()  # the account's bucket on disk: `mlpipe runs`, `show`, `score` and `models` read it
         out_dir = Path(args.out) if args.out else None
-        keys = [k for k in written if k == upload.key or any(k.startswith(f"{p}{run_id}/") for p in RUN_PREFIXES)]
-        keys += [k for k in written if k.startswith(layout.SPECS)]
+        # listed, not taken from what this persist wrote: on a running cloud another command may have kept them already
+        keys = run_keys(s3, cloud.bucket, run_id, upload.key) + keys_under(s3, cloud.bucket, layout.SPECS)
         if out_dir:
             link_keys(history, keys, out_dir)
         report(outcome, keys, out_dir, follower.keys, history)

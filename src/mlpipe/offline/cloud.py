@@ -22,12 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import boto3
-
 from botocore.credentials import Credentials
 
 from .account import SavedAccount
 from .containers import image_name
+from .endpoints import CREDENTIALS, Settles, offline_client
 from .function_urls import FunctionUrl
 from .sagemaker import Faults, OfflineSageMaker
 from .template import ACCOUNT_ID, DEFAULT_TEMPLATE, FunctionSpec, SqsSource, Stack, load_stack
@@ -35,7 +34,6 @@ from .packages import dependency_dir
 from .s3_events import as_aws_sends
 from .workers import FunctionPool, InvocationResult, Zygotes
 
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "offline", "AWS_SECRET_ACCESS_KEY": "offline", "AWS_SESSION_TOKEN": "offline"}
 # Lambda retries an asynchronous invocation after about 1 and 2 minutes; offline keeps the order and shortens the wait.
 RETRY_DELAYS = (1.0, 2.0)
 
@@ -85,7 +83,7 @@ class Options:
     functions: bool = True
 
 
-class OfflineCloud:
+class OfflineCloud(Settles):
     def __init__(
         self,
         template: Path = DEFAULT_TEMPLATE,
@@ -138,15 +136,7 @@ class OfflineCloud:
             return self._clients[service]
 
     def _new_client(self, service: str):
-        endpoint = self.endpoints["sagemaker" if service == "sagemaker" else "moto"]
-        return boto3.client(
-            service,
-            endpoint_url=endpoint,
-            region_name=self.region,
-            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=CREDENTIALS["AWS_SESSION_TOKEN"],
-        )
+        return offline_client(service, self.endpoints, self.region)
 
     @property
     def bucket(self) -> str:
@@ -480,20 +470,6 @@ class OfflineCloud:
     def is_idle(self) -> bool:
         """No event queued or being handled and no SageMaker job running."""
         return not self.sagemaker.busy() and self._busy == 0 and self.queues_empty()
-
-    def settle(self, timeout: float = 120, quiet: float = 0.3) -> None:
-        """Wait until the cloud has been idle for ``quiet`` seconds."""
-        deadline = time.monotonic() + timeout
-        quiet_since = None
-        while time.monotonic() < deadline:
-            if self.is_idle():
-                quiet_since = quiet_since or time.monotonic()
-                if time.monotonic() - quiet_since >= quiet:
-                    return
-            else:
-                quiet_since = None
-            time.sleep(0.05)
-        raise TimeoutError(f"the offline cloud did not settle within {timeout} s")
 
     def notifications(self) -> list[dict]:
         """Messages published to the stack's SNS topics so far (drained from the inbox queue)."""
