@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 
-from .cloud_cmd import cmd_cloud, cmd_empty, cmd_reset
 from .event_cmd import add_parser as add_event_parser
-from .history import cmd_runs, cmd_show
 from .home import history_dir
-from .predict_cmd import cmd_predict
-from .registry_cmd import cmd_approve, cmd_models, cmd_reject
-from .run_cmd import cmd_run
-from .score_cmd import cmd_score
-from .spec_cmd import cmd_spec_infer
 
 PROBLEM_TYPES = ["binary", "multiclass", "regression"]
+
+
+def lazy(name: str):
+    """The command ``module:function``, imported when it runs: each command loads only its own libraries
+    (boto3 alone takes half a second to import)."""
+    module, function = name.split(":")
+
+    def run(args: argparse.Namespace) -> int:
+        return getattr(importlib.import_module(f".{module}", __package__), function)(args)
+
+    run.__qualname__ = name
+    return run
 
 
 def _offline_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +48,7 @@ def _run_parser(sub) -> None:
     run.add_argument("--stack", help="run on this deployed stack (its bucket from the stack's Outputs) instead of offline")
     run.add_argument("--region", help="the stack's region (default: your AWS configuration)")
     _offline_arguments(run)
-    run.set_defaults(func=cmd_run)
+    run.set_defaults(func=lazy("run_cmd:cmd_run"))
 
 
 def _where(parser: argparse.ArgumentParser, offline_flags: bool = False) -> None:
@@ -58,8 +64,8 @@ def _model_parsers(sub) -> None:
     models.add_argument("--dataset", help="the dataset (default: the stack's default dataset)")
     models.add_argument("--json", action="store_true", help="print a JSON list of versions")
     _where(models)
-    models.set_defaults(func=cmd_models)
-    for name, func, verb in (("approve", cmd_approve, "approve"), ("reject", cmd_reject, "reject")):
+    models.set_defaults(func=lazy("registry_cmd:cmd_models"))
+    for name, func, verb in (("approve", lazy("registry_cmd:cmd_approve"), "approve"), ("reject", lazy("registry_cmd:cmd_reject"), "reject")):
         decide = sub.add_parser(name, help=f"{verb} a model version (manual approval mode, or to override the gate)")
         decide.add_argument("version", type=int, help="the version number, as `mlpipe models` lists it")
         decide.add_argument("--dataset", help="the dataset (default: the stack's default dataset)")
@@ -74,17 +80,17 @@ def _model_parsers(sub) -> None:
     score.add_argument("--timeout", type=float, default=600)
     _where(score, offline_flags=True)
     _offline_arguments(score)
-    score.set_defaults(func=cmd_score)
+    score.set_defaults(func=lazy("score_cmd:cmd_score"))
 
     predict = sub.add_parser("predict", help="predict rows with the dataset's real-time endpoint (EnableEndpoint=true)")
     predict.add_argument("rows", metavar="ROWS_JSON", help='a JSON list of rows, e.g. \'[{"Sex": "female", "Age": 30, ...}]\', or @file.json')
     predict.add_argument("--dataset", help="the dataset (default: the stack's default dataset)")
     _where(predict)
-    predict.set_defaults(func=cmd_predict)
+    predict.set_defaults(func=lazy("predict_cmd:cmd_predict"))
 
     reset = sub.add_parser("reset", help="forget the offline account in MLPIPE_HOME (bucket, registry, endpoints, parameters)")
     reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    reset.set_defaults(func=cmd_reset)
+    reset.set_defaults(func=lazy("cloud_cmd:cmd_reset"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,18 +106,18 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument("--problem", choices=PROBLEM_TYPES, help="the problem type (inferred from the target when absent)")
     infer.add_argument("--dataset", help="the dataset's name (default: the file's stem)")
     infer.add_argument("--out", help="write the draft here instead of printing it")
-    infer.set_defaults(func=cmd_spec_infer)
+    infer.set_defaults(func=lazy("spec_cmd:cmd_spec_infer"))
 
     cloud = sub.add_parser("cloud", help="keep an offline cloud running and print the environment that reaches it")
     _offline_arguments(cloud)
-    cloud.set_defaults(func=cmd_cloud)
+    cloud.set_defaults(func=lazy("cloud_cmd:cmd_cloud"))
     add_event_parser(sub)
 
     empty = sub.add_parser("empty", help="delete every object version of a deployed stack's bucket (before `sam delete`)")
     empty.add_argument("--stack", required=True)
     empty.add_argument("--region")
     empty.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    empty.set_defaults(func=cmd_empty)
+    empty.set_defaults(func=lazy("cloud_cmd:cmd_empty"))
 
     runs_cmd = sub.add_parser("runs", help="list runs with dataset, status, start, duration and headline metric")
     show = sub.add_parser("show", help="print a run's status, timeline, failure, warnings and metrics")
@@ -121,8 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
         where.add_argument("--dir", help=f"a folder mirroring a bucket (default {history_dir()})")
         where.add_argument("--stack", help="read the runs of this deployed stack")
         command.add_argument("--region", help="the stack's region")
-    runs_cmd.set_defaults(func=cmd_runs)
-    show.set_defaults(func=cmd_show)
+    runs_cmd.set_defaults(func=lazy("history:cmd_runs"))
+    show.set_defaults(func=lazy("history:cmd_show"))
     return parser
 
 

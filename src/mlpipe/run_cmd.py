@@ -11,7 +11,6 @@ from botocore.exceptions import ClientError
 
 from pipeline_common import layout
 from pipeline_common.errors import InputRejected
-from pipeline_common.models import SpecError, dump_spec, load_spec_text
 
 from .buckets import keys_under, link_keys, mirror_run, run_keys, stack_bucket
 from .display import print_outcome, say, show_step
@@ -35,6 +34,8 @@ def plan_upload(args: argparse.Namespace, source: Path) -> Upload:
     if not (args.spec or args.target):
         return Upload(source, layout.upload_key(args.dataset, source.name), args.dataset)
     dataset = args.dataset or source.stem
+    from pipeline_common.models import SpecError, dump_spec, load_spec_text  # pydantic: only when a spec is read
+
     if args.spec:
         text = Path(args.spec).read_text()
         spec = load_spec_text(text, args.spec)
@@ -102,7 +103,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     try:
         upload = plan_upload(args, source)
-    except (SpecError, InputRejected, OSError) as err:
+    except (ValueError, InputRejected, OSError) as err:  # ValueError: a SpecError
         say(f"mlpipe: {err}")
         return 2
     return run_on_stack(args, upload) if args.stack else run_offline(args, upload)
