@@ -80,7 +80,10 @@ def cmd_cloud(args: argparse.Namespace) -> int:
     if running is not None:
         say(f"mlpipe: `mlpipe cloud` (pid {running.pid}) already runs the offline cloud of {home()}")
         return 2
-    signal.signal(signal.SIGTERM, _interrupt)  # stopped by a supervisor as by Ctrl-C: the account is kept
+    # stopped by a supervisor as by Ctrl-C, and by Ctrl-C even when started in the background (which ignores SIGINT):
+    # the account is kept
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, _interrupt)
     with offline_cloud(args) as cloud:
         cloud.register_stack()
         server = CloudServer(cloud)
