@@ -38,7 +38,7 @@ def _entry(key: str, body: bytes, rows: int | None = None) -> FileEntry:
 
 
 def champion_rows(version: ModelVersion, spec: DatasetSpec, transform: FittedTransform, body: bytes,
-                  prepared: Prepared) -> tuple[Champion, bytes | None]:
+                  prepared: Prepared, run_spec: DatasetSpec | None = None) -> tuple[Champion, bytes | None]:
     """The approved version and this run's test rows encoded its way, so the gate compares both on the same rows.
 
     A champion that cannot read these rows, or predicts other classes, is recorded as not comparable, with why;
@@ -49,7 +49,8 @@ def champion_rows(version: ModelVersion, spec: DatasetSpec, transform: FittedTra
                f"{prepared.transform.problem_type} of classes {prepared.transform.classes}")
         return Champion(version=version, comparable=False, reason=why), None
     try:
-        matrix = encode_rows(body, spec, transform, prepared.test_rows)
+        read = (run_spec, prepared.test_frame) if run_spec is not None and prepared.test_frame is not None else None
+        matrix = encode_rows(body, spec, transform, prepared.test_rows, read)
     except InputRejected as rejected:
         return Champion(version=version, comparable=False, reason=f"it cannot read these rows: {rejected.reason}"), None
     return Champion(version=version, comparable=True), matrix_csv(matrix)
@@ -105,11 +106,11 @@ def artifacts(prepared: Prepared, run_id: str, source: dict, spec_origin: dict, 
 def prepare_upload(body: bytes, task: PreprocessTask) -> tuple[Prepared, list[tuple[str, bytes, str]], SplitManifest]:
     """Everything the stage writes for one upload: the same call in the function and on its Processing job."""
     spec = parse_spec(task.spec, "the run's spec")
-    prepared = prepare(body, spec, task.test_fraction, task.seed)
+    prepared = prepare(body, spec, task.test_fraction, task.seed, keep_test_frame=task.champion is not None)
     champion, champion_test = None, None
     if task.champion is not None:
         champion, champion_test = champion_rows(task.champion, frozen(task.champion_spec),
-                                                FittedTransform.model_validate(task.champion_transform), body, prepared)
+                                                FittedTransform.model_validate(task.champion_transform), body, prepared, spec)
     objects, manifest = artifacts(prepared, task.run_id, task.source, task.spec_origin, task.test_fraction, task.seed,
                                   champion, champion_test, task.sharding)
     return prepared, objects, manifest

@@ -132,3 +132,20 @@ def test_a_regular_expression_extract_is_the_first_group_stripped_and_missing_wh
     assert derived["prefix"].isna().tolist() == [False, True, True, True, True, False]  # a group that took no part
     assert derived["word"].tolist()[::5] == ["ab", "ab"] and derived["word"][3] == "cd"
     assert derived["word"].isna().tolist() == [False, True, True, False, True, False]  # only spaces, no match, empty
+
+
+def test_another_versions_encoding_of_the_test_rows_reuses_the_rows_read_only_when_its_spec_reads_alike(titanic_bytes):
+    from tabular.score import encode_rows
+
+    spec = titanic_spec()
+    prepared = prepare(titanic_bytes, spec, 0.2, 42, keep_test_frame=True)
+    assert list(prepared.test_frame.index) == list(prepared.test_rows)
+    champion = prepare(titanic_bytes, spec, 0.3, 7).transform  # another version: other rows, other fill values
+    reread = encode_rows(titanic_bytes, spec, champion, prepared.test_rows)
+    reused = encode_rows(titanic_bytes, spec, champion, prepared.test_rows, read=(spec, prepared.test_frame))
+    np.testing.assert_array_equal(reused, reread)
+    # a version whose spec reads "1" as missing (Pclass, SibSp, ...) must not get the rows as this spec read them
+    other = spec.model_copy(update={"missing_values": [*spec.missing_values, "1"]})
+    read_its_way = encode_rows(titanic_bytes, other, champion, prepared.test_rows, read=(spec, prepared.test_frame))
+    np.testing.assert_array_equal(read_its_way, encode_rows(titanic_bytes, other, champion, prepared.test_rows))
+    assert not np.array_equal(read_its_way, reread, equal_nan=True)

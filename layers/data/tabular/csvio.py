@@ -147,6 +147,15 @@ def read_frames(stream, spec: DatasetSpec, rows: int) -> Iterator[pd.DataFrame]:
         raise InputRejected("file has a header but no data rows", columns=header)
 
 
+def same_reading(a: DatasetSpec, b: DatasetSpec) -> bool:
+    """Whether ``read_frame`` reads a file the same with either spec: what _csv_options and _tidy take from it."""
+    def reading(spec: DatasetSpec) -> tuple:
+        numeric = sorted(n for n, c in spec.columns.items() if c.type == "numeric" and n != spec.target)
+        return (spec.missing_values, numeric, sorted(spec.row_id_columns()), sorted({*spec.columns, spec.target, *spec.id_columns}))
+
+    return reading(a) == reading(b)
+
+
 def _csv_options(header: list[str], spec: DatasetSpec | None) -> dict:
     """How pandas reads a file of this header for this spec: only the columns it mentions, numbers as floats."""
     missing = spec.missing_values if spec else None

@@ -38,6 +38,7 @@ class Prepared:
     test_rows: pd.Index  # the held-out rows' positions in the file, in the order of the test files
     train_label_counts: dict = field(default_factory=dict)
     test_label_counts: dict = field(default_factory=dict)
+    test_frame: pd.DataFrame | None = None  # the held-out rows as read, in test order (when asked for: keep_test_frame)
 
 
 def row_ids(frame: pd.DataFrame, spec: DatasetSpec, positions: np.ndarray) -> tuple[np.ndarray, str | None]:
@@ -91,7 +92,9 @@ def check_header(head: bytes, spec: DatasetSpec, complete: bool) -> None:
     check_columns(read_frame(head, spec), spec, with_target=True)
 
 
-def prepare(body: bytes, spec: DatasetSpec, test_fraction: float, seed: int) -> Prepared:
+def prepare(body: bytes, spec: DatasetSpec, test_fraction: float, seed: int, keep_test_frame: bool = False) -> Prepared:
+    """``keep_test_frame``: also return the held-out rows as read, so another version's transform can encode them
+    without reading the file again."""
     frame = read_frame(body, spec)
     header = header_of(head(body))
     rows_in = len(frame)
@@ -103,13 +106,16 @@ def prepare(body: bytes, spec: DatasetSpec, test_fraction: float, seed: int) -> 
     resolved = spec.model_copy(update={"problem_type": target.problem_type, "positive_class": target.positive_class})
     ids_aside = [c for c in frame.columns if c not in resolved.row_id_columns()]
     hashes = profile_lib.record_hashes(frame[ids_aside])[frame.index.get_indexer(target.kept)]
-    del frame  # the file as read: everything below works on the typed rows, and a large file's copy is worth freeing
+    if not keep_test_frame:
+        del frame  # the file as read: everything below works on the typed rows, and a large file's copy is worth freeing
 
     if target.dropped:
         typed = typed.loc[target.kept]
     typed = pd.concat([typed, feature_lib.derive(typed, resolved)], axis=1)
     labels = target.labels
     train_idx, test_idx = split_indices(target.problem_type, labels, test_fraction, seed)
+    test_frame = frame.loc[typed.index[test_idx]] if keep_test_frame else None
+    frame = None
     test_ids, id_column = row_ids(typed, resolved, test_idx)
     typed = typed[[*resolved.feature_columns(), *(feature.name for feature in resolved.derived)]]  # features only from here on
     transform, id_like = _fit(typed, train_idx, resolved, target, id_column)
@@ -127,6 +133,7 @@ def prepare(body: bytes, spec: DatasetSpec, test_fraction: float, seed: int) -> 
         test_labels=_labels_csv(test_ids, _label_text(target, test_idx)),
         n_train=len(train_idx), n_test=len(test_idx), test_rows=typed.index[test_idx],
         train_label_counts=_label_counts(target, train_idx), test_label_counts=_label_counts(target, test_idx),
+        test_frame=test_frame,
     )
 
 
