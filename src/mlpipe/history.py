@@ -10,12 +10,18 @@ from pipeline_common import layout, runs
 
 from .buckets import LocalBucket, S3Bucket, stack_bucket
 from .display import headline_metric, metric_lines, say
-from .home import history_dir
+from .home import history_dir, home
 
 
 def reader(args: argparse.Namespace) -> LocalBucket | S3Bucket:
     if args.stack:
         return S3Bucket(*stack_bucket(args.stack, args.region))
+    if not args.dir:
+        from .offline.served import find
+
+        served = find(home())
+        if served is not None:  # runs it has in flight, or started by other tools, are on disk once it keeps them
+            served.persist()
     return LocalBucket(Path(args.dir) if args.dir else history_dir())
 
 

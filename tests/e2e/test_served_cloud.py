@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from mlpipe.follow import RunFollower
 from mlpipe.offline.served import RECORD, find
+from pipeline_common import layout
 from tests.conftest import DATA
 
 pytestmark = pytest.mark.e2e
@@ -75,6 +77,20 @@ def test_a_running_cloud_refuses_what_would_change_it(served):
     assert "Traceback" not in changed.stderr + faulty.stderr + second_cloud.stderr
 
 
+def test_runs_lists_a_run_another_tool_started_on_the_running_cloud(served):
+    home, _ = served
+    cloud = find(home)
+    s3 = cloud.client("s3")
+    version = s3.put_object(Bucket=cloud.bucket, Key="raw/by-another-tool.csv", Body=DATA.read_bytes())["VersionId"]
+    run_id = layout.run_id_for_upload("raw/by-another-tool.csv", version, None)
+    follower = RunFollower(s3, cloud.bucket, run_id, lambda step: None)
+    assert follower.follow(timeout=120).succeeded, follower.outcome.reason
+    assert not (home / "bucket" / "runs" / run_id).exists()  # not kept yet: no mlpipe command was involved
+    listing = mlpipe(home, "runs")
+    assert listing.returncode == 0, listing.stderr
+    assert any(line.startswith(run_id) and "succeeded" in line for line in listing.stdout.splitlines()), listing.stdout
+
+
 def test_stopping_the_cloud_withdraws_its_record_and_the_next_run_starts_its_own(served):
     home, process = served
     process.send_signal(signal.SIGTERM)  # as a supervisor stops it: like Ctrl-C, the account is kept
@@ -83,7 +99,7 @@ def test_stopping_the_cloud_withdraws_its_record_and_the_next_run_starts_its_own
     alone = mlpipe(home, "run", str(DATA))
     assert alone.returncode == 0, alone.stdout + alone.stderr
     assert "`mlpipe cloud`" not in alone.stderr
-    assert "model version 3 of mlpipe-titanic" in alone.stdout  # the account the served cloud kept
+    assert "model version 4 of mlpipe-titanic" in alone.stdout  # the account the served cloud kept: three versions
 
 
 def test_a_record_left_by_a_killed_cloud_is_ignored(tmp_path):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +21,7 @@ from .endpoints import Settles, offline_client
 from .template import Stack
 
 RECORD = "cloud.json"
+SHARED_SETTLE = 30.0  # seconds a command waits for a running cloud to be idle before keeping the account
 
 
 class CloudServer:
@@ -102,6 +104,15 @@ class ServedCloud(Settles):
 
     def is_idle(self) -> bool:
         return _call(f"{self.control}/idle")["idle"]
+
+    def settle(self, timeout: float = 120, quiet: float = 0.3) -> None:
+        """Wait for the cloud to be idle, but not for long: on a shared cloud the work still going on may be another
+        command's, and what is not kept now is kept by the next command or when the cloud stops."""
+        try:
+            super().settle(min(timeout, SHARED_SETTLE), quiet)
+        except TimeoutError:
+            print(f"the offline cloud is still busy after {SHARED_SETTLE:.0f} s (other work on it?): keeping what is done so far",
+                  file=sys.stderr, flush=True)
 
     def persist(self) -> list[str]:
         """Ask the cloud to keep what it did in the account; the keys it wrote (this command's, and any other's since)."""
