@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from mlpipe.follow import RunFollower
@@ -30,7 +31,7 @@ def mlpipe(home: Path, *args: str, timeout: int = 300) -> subprocess.CompletedPr
 def served(tmp_path_factory):
     home = tmp_path_factory.mktemp("served-home")
     log = (home.parent / "served-cloud.log").open("w")
-    process = subprocess.Popen([str(MLPIPE), "cloud"], stdout=log, stderr=subprocess.STDOUT,
+    process = subprocess.Popen([str(MLPIPE), "cloud", "--param", "EnableEndpoint=true"], stdout=log, stderr=subprocess.STDOUT,
                                env={**os.environ, "MLPIPE_HOME": str(home)})
     deadline = time.monotonic() + 120
     while find(home) is None:
@@ -62,6 +63,15 @@ def test_run_uses_the_running_cloud_and_keeps_the_run_in_the_account(served, tmp
     models = mlpipe(home, "models", "--json")
     assert models.returncode == 0, models.stderr
     assert sorted(version["version"] for version in json.loads(models.stdout)) == [1, 2]
+
+
+def test_predict_reaches_the_running_clouds_endpoint_through_its_function_url(served):
+    home, _ = served
+    row = pd.read_csv(DATA, nrows=1).drop(columns=["Survived"]).iloc[0]
+    answer = mlpipe(home, "predict", json.dumps([{k: (None if pd.isna(v) else v) for k, v in row.to_dict().items()}], default=str))
+    assert answer.returncode == 0, answer.stdout + answer.stderr
+    (prediction,) = json.loads(answer.stdout)["predictions"]
+    assert 0.0 <= prediction["probability"] <= 1.0
 
 
 def test_a_running_cloud_refuses_what_would_change_it(served):

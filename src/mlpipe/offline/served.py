@@ -62,7 +62,8 @@ class CloudServer:
     def publish(self, home: Path) -> Path:
         """Write the record other commands find the cloud by (atomically: a reader never sees half of it)."""
         record = {"pid": os.getpid(), "control": self.address, "region": self.cloud.region, "bucket": self.cloud.bucket,
-                  "endpoints": self.cloud.endpoints, "stack": json.loads(self.cloud.stack.to_json())}
+                  "endpoints": self.cloud.endpoints, "stack": json.loads(self.cloud.stack.to_json()),
+                  "function_urls": self.cloud.stack.function_urls}  # the addresses its Outputs name (PredictUrl)
         home.mkdir(parents=True, exist_ok=True)
         partial = home / f".{RECORD}.{os.getpid()}"
         partial.write_text(json.dumps(record, indent=2))
@@ -89,6 +90,7 @@ class ServedCloud(Settles):
         self.bucket: str = record["bucket"]
         self.endpoints: dict[str, str] = record["endpoints"]
         self.stack: Stack = Stack.from_json(json.dumps(record["stack"]))
+        self.stack.function_urls.update(record.get("function_urls", {}))
         self._clients: dict = {}
         self._lock = threading.Lock()
 
