@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timezone
+from pathlib import Path
 
 from pipeline_common import layout
 from pipeline_common.errors import InputRejected
@@ -37,7 +38,7 @@ def _entry(key: str, body: bytes, rows: int | None = None) -> FileEntry:
     return FileEntry(key=key, bytes=len(body), sha256=hashlib.sha256(body).hexdigest(), rows=rows)
 
 
-def champion_rows(version: ModelVersion, spec: DatasetSpec, transform: FittedTransform, body: bytes,
+def champion_rows(version: ModelVersion, spec: DatasetSpec, transform: FittedTransform, body: bytes | Path,
                   prepared: Prepared, run_spec: DatasetSpec | None = None) -> tuple[Champion, bytes | None]:
     """The approved version and this run's test rows encoded its way, so the gate compares both on the same rows.
 
@@ -103,8 +104,9 @@ def artifacts(prepared: Prepared, run_id: str, source: dict, spec_origin: dict, 
     return objects, manifest
 
 
-def prepare_upload(body: bytes, task: PreprocessTask) -> tuple[Prepared, list[tuple[str, bytes, str]], SplitManifest]:
-    """Everything the stage writes for one upload: the same call in the function and on its Processing job."""
+def prepare_upload(body: bytes | Path, task: PreprocessTask) -> tuple[Prepared, list[tuple[str, bytes, str]], SplitManifest]:
+    """Everything the stage writes for one upload: the same call in the function (its bytes) and on its Processing job
+    (its path: read a slice of rows at a time)."""
     spec = parse_spec(task.spec, "the run's spec")
     prepared = prepare(body, spec, task.test_fraction, task.seed, keep_test_frame=task.champion is not None)
     champion, champion_test = None, None

@@ -30,7 +30,7 @@ def _write(output: Path, key: str, body: bytes) -> None:
 
 def run(task_path: Path, data_path: Path, output: Path) -> dict:
     task = PreprocessTask.model_validate_json(task_path.read_bytes())
-    prepared, objects, manifest = preprocess_core.prepare_upload(data_path.read_bytes(), task)
+    prepared, objects, manifest = preprocess_core.prepare_upload(data_path, task)  # the path: never all its bytes at once
     for key, body, _content_type in objects:
         _write(output, key, body)
     _write(output, layout.RunKeys(task.run_id).staged_split_manifest, manifest.model_dump_json(indent=2).encode())

@@ -45,6 +45,45 @@ def test_a_body_is_checked_a_slice_at_a_time_with_decodes_rejections(monkeypatch
     csvio.check_text("\ufeff \u3000\n".encode() * 10 + "é,b\n1,2\n".encode())  # a multi-byte character across slices
 
 
+def test_a_file_on_disk_is_checked_a_slice_at_a_time_with_decodes_rejections(monkeypatch, tmp_path):
+    monkeypatch.setattr(csvio, "SLICE", 16)
+    path = tmp_path / "upload.csv"
+    # a two-byte character cut by a slice boundary, then a bad byte some slices later
+    for bad in (b"a,b\n" + b"1,2\n" * 20 + "\u00e9,\u00e9\n".encode() + b"x,\xe9\n", b"ab,\xc3\n", b"\xff,b\n1,2\n"):
+        path.write_bytes(bad)
+        with pytest.raises(InputRejected) as on_disk:
+            csvio.check_file(path)
+        with pytest.raises(InputRejected) as whole:
+            csvio.decode(bad)
+        assert on_disk.value.reason == whole.value.reason and on_disk.value.details == whole.value.details
+    for blank in (b"", b" \r\n", ("\ufeff" + "\u3000\n \u2003" * 10).encode()):
+        path.write_bytes(blank)
+        with pytest.raises(InputRejected, match="file is empty"):
+            csvio.check_file(path)
+    path.write_bytes("\ufeff \u3000\n".encode() * 10 + "é,b\n1,2\n".encode())
+    csvio.check_file(path)  # a multi-byte character across slices
+
+
+def test_a_file_read_a_slice_of_rows_at_a_time_is_the_frame_read_at_once(monkeypatch, tmp_path, titanic_bytes):
+    from tests.datasets import titanic_spec
+
+    monkeypatch.setattr(csvio, "FILE_ROWS", 100)  # nine slices; categories first seen in a later slice
+    for body, spec in ((titanic_bytes, titanic_spec()), (BODY * 1, SPEC)):
+        path = tmp_path / "upload.csv"
+        path.write_bytes(body)
+        at_once, in_slices = csvio.read_frame(body, spec), csvio.read_file_frame(path, spec)
+        pd.testing.assert_frame_equal(in_slices, at_once)
+        for name in at_once.columns:
+            if isinstance(at_once[name].dtype, pd.CategoricalDtype):  # the same order of first appearance
+                assert in_slices[name].cat.categories.tolist() == at_once[name].cat.categories.tolist(), name
+    # a numeric column with text in a later slice only: read as one column, for validation to name the line
+    path.write_bytes(("x,y\n" + "1.5,a\n" * 150 + "oops,b\n").encode())
+    numeric = parse_spec({"name": "d", "target": "y", "columns": {"x": {"type": "numeric"}}})
+    with pytest.raises(InputRejected) as rejected:
+        typed_features(csvio.read_file_frame(path, numeric), numeric)
+    assert rejected.value.details["offending"] == [{"line": 152, "value": "oops"}]
+
+
 def test_the_header_is_found_however_long_it_is():
     body = ("\n  \n" + ",".join(f"column_{i}_{'x' * 40}" for i in range(2_000)) + "\n" + ",".join("1" * 2_000) + "\n").encode()
     assert len(body) > 65536

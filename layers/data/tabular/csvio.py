@@ -5,17 +5,20 @@ from __future__ import annotations
 import codecs
 import io
 import warnings
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from pipeline_common.errors import InputRejected
 from pipeline_common.models import DatasetSpec
 
-from .categories import map_categories
+from .categories import categorical, map_categories
 
 SLICE = 1 << 22  # bytes decoded at a time when a body is only checked
+FILE_ROWS = 500_000  # rows parsed at a time from a file on disk (read_file_frame)
 ROWS_AT_ONCE = 65536  # rows matrix_csv assembles at a time
 HEADER_LINE = 1  # a data row's line number is its position + 2: one for the header, one for counting from 1
 
@@ -48,6 +51,28 @@ def check_text(body: bytes) -> None:
         raise InputRejected("file is empty")
 
 
+def check_file(path: Path) -> None:
+    """``check_text`` of a file on disk, a slice at a time: the whole file is never in memory."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    offset, lines, blank = 0, 0, True  # bytes and line ends before this slice
+    with open(path, "rb") as file:
+        _check_bytes(file.read(65536))
+        file.seek(0)
+        while True:
+            data = file.read(SLICE)
+            pending = decoder.getstate()[0]  # the start of a character the last slice cut in two
+            try:
+                text = decoder.decode(data, final=not data)
+            except UnicodeDecodeError as err:
+                raise _not_utf8(pending + data, err, offset - len(pending), lines) from None
+            blank = blank and (not text or text.isspace())
+            if not data:
+                break
+            offset, lines = offset + len(data), lines + data.count(b"\n")
+    if blank:
+        raise InputRejected("file is empty")
+
+
 def _check_bytes(body: bytes) -> None:
     if not body or body.isspace():  # what body.strip() finds empty, without copying the body
         raise InputRejected("file is empty")
@@ -55,10 +80,13 @@ def _check_bytes(body: bytes) -> None:
         raise InputRejected("file is binary, not CSV text (it contains NUL bytes)", first_nul_offset=body.index(b"\x00"))
 
 
-def _not_utf8(body: bytes, err: UnicodeDecodeError) -> InputRejected:
-    line = body[: err.start].count(b"\n") + 1
-    return InputRejected(f"file is not UTF-8 text: byte 0x{body[err.start]:02x} at offset {err.start} (line {line}); save it as UTF-8",
-                         offset=err.start, line=line)
+def _not_utf8(body: bytes, err: UnicodeDecodeError, start: int = 0, lines_before: int = 0) -> InputRejected:
+    """The rejection naming the first bad byte of ``body``, which starts at byte ``start`` of the file, after
+    ``lines_before`` line ends."""
+    line = lines_before + body[: err.start].count(b"\n") + 1
+    offset = start + err.start
+    return InputRejected(f"file is not UTF-8 text: byte 0x{body[err.start]:02x} at offset {offset} (line {line}); save it as UTF-8",
+                         offset=offset, line=line)
 
 
 def head(body: bytes) -> str:
@@ -106,6 +134,41 @@ def read_frame(source: str | bytes, spec: DatasetSpec | None = None) -> pd.DataF
     return _tidy(frame, spec)
 
 
+def read_file_frame(path: Path, spec: DatasetSpec | None = None) -> pd.DataFrame:
+    """``read_frame`` of a file on disk, FILE_ROWS rows at a time: neither the file's bytes nor the text of all its
+    rows are ever in memory at once, only the frame they make (a large upload on a Processing job)."""
+    check_file(path)
+    with open(path, "rb") as file:
+        return concat_frames(list(read_frames(file, spec, FILE_ROWS)))
+
+
+def read_upload(source: bytes | Path, spec: DatasetSpec) -> tuple[pd.DataFrame, list[str]]:
+    """The frame and the header's names of an upload, in memory (bytes) or on disk (a path)."""
+    if isinstance(source, Path):
+        with open(source, "rb") as file:
+            start = file.read(1 << 20)
+        return read_file_frame(source, spec), header_of(head(start))
+    return read_frame(source, spec), header_of(head(source))
+
+
+def concat_frames(chunks: list[pd.DataFrame]) -> pd.DataFrame:
+    """Chunks of one file (``read_frames``) as the frame ``read_frame`` reads at once: text columns stay categoricals
+    with their categories in order of first appearance; the chunks are freed a column at a time."""
+    if len(chunks) == 1:
+        return chunks[0]
+    columns = {name: _concat_column([chunk.pop(name) for chunk in chunks]) for name in list(chunks[0].columns)}
+    return pd.DataFrame(columns)
+
+
+def _concat_column(parts: list[pd.Series]) -> pd.Series:
+    if all(isinstance(part.dtype, pd.CategoricalDtype) for part in parts):
+        return pd.Series(union_categoricals([part.array for part in parts], ignore_order=True), name=parts[0].name)
+    if any(isinstance(part.dtype, pd.CategoricalDtype) for part in parts):
+        # a numeric column with text in some chunk: one categorical of both, as a whole read gives, for validation to name
+        return categorical(pd.concat([part.astype(object) for part in parts], ignore_index=True))
+    return pd.concat(parts, ignore_index=True)
+
+
 class _RawStream(io.RawIOBase):
     """A stream that only has read(n), such as botocore's StreamingBody, as a raw file for io.BufferedReader."""
 
@@ -125,7 +188,7 @@ def buffered_stream(stream) -> io.BufferedReader:
     return io.BufferedReader(_RawStream(stream), 1 << 20)
 
 
-def read_frames(stream, spec: DatasetSpec, rows: int) -> Iterator[pd.DataFrame]:
+def read_frames(stream, spec: DatasetSpec | None, rows: int) -> Iterator[pd.DataFrame]:
     """``read_frame`` of a binary stream, ``rows`` rows at a time: memory holds one chunk, whatever the file's size.
     Each chunk's index counts rows from the start of the file, so line numbers in rejections stay right."""
     buffered = buffered_stream(stream)

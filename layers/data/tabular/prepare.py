@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ from pipeline_common.models import DatasetSpec, FittedTransform
 
 from . import features as feature_lib
 from . import profile as profile_lib
-from .csvio import ROWS_AT_ONCE, head, header_of, matrix_csv, read_frame
+from .csvio import ROWS_AT_ONCE, matrix_csv, read_frame, read_upload
 from .split import split_indices
 from .validate import Target, check_columns, check_enough_rows, resolve_target, typed_features
 
@@ -92,11 +93,11 @@ def check_header(head: bytes, spec: DatasetSpec, complete: bool) -> None:
     check_columns(read_frame(head, spec), spec, with_target=True)
 
 
-def prepare(body: bytes, spec: DatasetSpec, test_fraction: float, seed: int, keep_test_frame: bool = False) -> Prepared:
-    """``keep_test_frame``: also return the held-out rows as read, so another version's transform can encode them
+def prepare(body: bytes | Path, spec: DatasetSpec, test_fraction: float, seed: int, keep_test_frame: bool = False) -> Prepared:
+    """``body``: the upload's bytes, or its path (a large upload on a Processing job: read a slice of rows at a time).
+    ``keep_test_frame``: also return the held-out rows as read, so another version's transform can encode them
     without reading the file again."""
-    frame = read_frame(body, spec)
-    header = header_of(head(body))
+    frame, header = read_upload(body, spec)
     rows_in = len(frame)
     if spec.target not in frame.columns:
         raise InputRejected(f"required column(s) missing: {spec.target}", missing_columns=[spec.target], columns=list(frame.columns))

@@ -3,6 +3,7 @@ needed; one that is present is ignored), its fitted transform encodes them."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -12,7 +13,7 @@ from pipeline_common.errors import InputRejected
 from pipeline_common.models import DatasetSpec, FittedTransform
 
 from . import features as feature_lib
-from .csvio import buffered_stream, read_frame, read_frames, same_reading
+from .csvio import buffered_stream, read_frames, read_upload, same_reading
 from .validate import empty_required, typed_features
 
 
@@ -44,12 +45,12 @@ def input_chunks(stream, rows: int) -> Iterator[pd.DataFrame]:
                            skip_blank_lines=True, chunksize=rows)
 
 
-def encode_rows(body: bytes, spec: DatasetSpec, transform: FittedTransform, rows: pd.Index,
+def encode_rows(body: bytes | Path, spec: DatasetSpec, transform: FittedTransform, rows: pd.Index,
                 read: tuple[DatasetSpec, pd.DataFrame] | None = None) -> np.ndarray:
     """Some rows of a training file (the held-out ones) encoded for another model version, read with that version's
     spec. ``read``: a spec and those rows as it read them; used instead of reading the file again when it reads the
     file as ``spec`` does."""
     if read is not None and same_reading(read[0], spec):
         return encode(read[1], spec, transform)
-    frame = read_frame(body, spec)
+    frame, _ = read_upload(body, spec)
     return encode(frame.loc[rows], spec, transform)
