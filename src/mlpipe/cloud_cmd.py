@@ -80,9 +80,9 @@ def cmd_cloud(args: argparse.Namespace) -> int:
     if running is not None:
         say(f"mlpipe: `mlpipe cloud` (pid {running.pid}) already runs the offline cloud of {home()}")
         return 2
-    # stopped by a supervisor as by Ctrl-C, and by Ctrl-C even when started in the background (which ignores SIGINT):
-    # the account is kept
-    for stop in (signal.SIGINT, signal.SIGTERM):
+    # stopped by a supervisor, a closed terminal or Ctrl-C (even when started in the background, which ignores
+    # SIGINT): the account is kept
+    for stop in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(stop, _interrupt)
     with offline_cloud(args) as cloud:
         cloud.register_stack()
