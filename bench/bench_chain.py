@@ -237,8 +237,7 @@ def main() -> int:
                         timed(name)
                 _, _, out = measure(floor_cmd(path, "--io"))
                 result["io"].append(float(re.search(r"work ([0-9.]+) s", out).group(1)))
-            # on their own: an idle `mlpipe cloud` takes about 5 % of this machine (its dispatchers' long polls), which
-            # would slow the other commands down
+            # on their own: a running `mlpipe cloud` must not share the machine with the other commands
             runners[SERVED].begin(size)
             try:
                 result[f"{SERVED} warmup"] = [runners[SERVED](path)[0] for _ in range(ServedRun.WARMUP)]

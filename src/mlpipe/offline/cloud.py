@@ -34,6 +34,9 @@ from .packages import dependency_dir
 from .s3_events import as_aws_sends
 from .workers import FunctionPool, InvocationResult, Zygotes
 
+# SQS's longest long poll, as Lambda's pollers use: moto answers as soon as a message arrives, and an idle queue costs a
+# request every 20 s instead of every second (ten queues polled each second took a tenth of a core of moto's CPU).
+LONG_POLL_SECONDS = 20
 # Lambda retries an asynchronous invocation after about 1 and 2 minutes; offline keeps the order and shortens the wait.
 RETRY_DELAYS = (1.0, 2.0)
 
@@ -315,7 +318,7 @@ class OfflineCloud(Settles):
         self._stop.set()
         for url in self.function_urls.values():
             url.stop()
-        # Dispatchers may sit in a one-second long poll: they are daemons and end at their next look at _stop.
+        # Dispatchers may sit in a long poll: they are daemons, and their request fails when moto's server goes.
         for pool in self.pools.values():
             pool.stop()
         if self.zygotes:
@@ -340,7 +343,7 @@ class OfflineCloud(Settles):
 
     def _receive(self, sqs, url: str, max_messages: int) -> list[dict] | None:
         try:
-            return sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=max_messages, WaitTimeSeconds=1,
+            return sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=max_messages, WaitTimeSeconds=LONG_POLL_SECONDS,
                                        AttributeNames=["All"]).get("Messages", [])
         except Exception:  # noqa: BLE001 - the endpoint goes away when the cloud stops
             if self._stop.is_set():
