@@ -138,8 +138,8 @@ def run_offline(args: argparse.Namespace, upload: Upload) -> int:
 
     history = history_dir()
     with offline_cloud(args, on_invocation=on_invocation) as cloud:
-        say(f"offline cloud up in {time.monotonic() - started:.1f}s: {len(cloud.stack.functions)} functions, "
-            f"routes from {cloud.stack.template_path.name}")
+        how = f"of `mlpipe cloud` (pid {cloud.pid})" if cloud.served else f"up in {time.monotonic() - started:.1f}s"
+        say(f"offline cloud {how}: {len(cloud.stack.functions)} functions, routes from {cloud.stack.template_path.name}")
         s3 = cloud.client("s3")
         if upload.spec_text is not None:
             put_spec(s3, cloud.bucket, upload, only_if_changed=False)

@@ -49,6 +49,7 @@ def test_run_uses_the_running_cloud_and_keeps_the_run_in_the_account(served, tmp
     first = mlpipe(home, "run", str(DATA), "--out", str(tmp_path / "out"))
     assert first.returncode == 0, first.stdout + first.stderr
     assert f"the offline cloud of `mlpipe cloud` (pid {process.pid}" in first.stderr
+    assert f"offline cloud of `mlpipe cloud` (pid {process.pid}): " in first.stdout
     (metrics_path,) = (tmp_path / "out").glob("evaluation/*/metrics.json")
     run_id = json.loads(metrics_path.read_text())["run_id"]
     assert (tmp_path / "out" / "raw" / "titanic.csv").read_bytes() == DATA.read_bytes()

@@ -87,6 +87,8 @@ class Options:
 
 
 class OfflineCloud(Settles):
+    served = False  # started by this command (ServedCloud: by `mlpipe cloud`, for the account's commands)
+
     def __init__(
         self,
         template: Path = DEFAULT_TEMPLATE,

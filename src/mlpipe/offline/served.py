@@ -83,6 +83,8 @@ class CloudServer:
 class ServedCloud(Settles):
     """What a command needs of the offline cloud, when another process runs it: clients, stack, idle, persist."""
 
+    served = True
+
     def __init__(self, record: dict):
         self.pid: int = record["pid"]
         self.control: str = record["control"]
