@@ -252,6 +252,20 @@ def _failed_run(s: Session, c: Check, run_id: str, stage: str, reason_has: str) 
     c.need(s.notified(run_id) is not None, f"published the failure of {run_id} to the notification topic")
 
 
+def _job_failed(seeded: str, stage: str):
+    """The check of a failed job's state change: the run seeded under ``seeded`` failed at ``stage``, for the job's reason."""
+    def check(s: Session, c: Check, answer: dict, event: dict) -> None:
+        run_id = s.state[seeded]
+        c.need(answer.get("status") == "failed" and answer.get("stage") == stage, f"answer: run {run_id} failed at {stage}")
+        _failed_run(s, c, run_id, stage, event["detail"]["FailureReason"])
+
+    return check
+
+
+check_training_failed = _job_failed("broken_training", "train")
+check_transform_failed = _job_failed("broken_transform", "infer")
+
+
 def _new_run_id(slug: str) -> str:
     return f"{slug}-{uuid.uuid4().hex[:10]}"
 
@@ -276,12 +290,6 @@ def seed_training_failed(s: Session) -> dict:
     return {"job": name}
 
 
-def check_training_failed(s: Session, c: Check, answer: dict, event: dict) -> None:
-    run_id = s.state["broken_training"]
-    c.need(answer.get("status") == "failed" and answer.get("stage") == "train", f"answer: run {run_id} failed at train")
-    _failed_run(s, c, run_id, "train", event["detail"]["FailureReason"])
-
-
 def seed_transform_failed(s: Session) -> dict:
     """A training run's transform job that fails: its model's artifact was never written."""
     run_id = _new_run_id("lost-model")
@@ -297,12 +305,6 @@ def seed_transform_failed(s: Session) -> dict:
     s.wait_job("transform_job", name, want="Failed")
     s.state["broken_transform"] = run_id
     return {"job": name}
-
-
-def check_transform_failed(s: Session, c: Check, answer: dict, event: dict) -> None:
-    run_id = s.state["broken_transform"]
-    c.need(answer.get("status") == "failed" and answer.get("stage") == "infer", f"answer: run {run_id} failed at infer")
-    _failed_run(s, c, run_id, "infer", event["detail"]["FailureReason"])
 
 
 def seed_gave_up(s: Session) -> dict:

@@ -26,7 +26,7 @@ from botocore.credentials import Credentials
 
 from .account import SavedAccount
 from .containers import image_name
-from .endpoints import CREDENTIALS, Settles, offline_client
+from .endpoints import CREDENTIALS, CloudAccess
 from .function_urls import FunctionUrl
 from .sagemaker import Faults, OfflineSageMaker
 from .template import ACCOUNT_ID, DEFAULT_TEMPLATE, FunctionSpec, SqsSource, Stack, load_stack
@@ -86,7 +86,7 @@ class Options:
     functions: bool = True
 
 
-class OfflineCloud(Settles):
+class OfflineCloud(CloudAccess):
     served = False  # started by this command (ServedCloud: by `mlpipe cloud`, for the account's commands)
 
     def __init__(
@@ -132,16 +132,6 @@ class OfflineCloud(Settles):
             "AWS_DEFAULT_REGION": self.region,
             **CREDENTIALS,
         }
-
-    def client(self, service: str):
-        """One client per service, shared by the cloud's threads (boto3 clients are thread-safe; creating one is not cheap)."""
-        with self._lock:
-            if service not in self._clients:
-                self._clients[service] = self._new_client(service)
-            return self._clients[service]
-
-    def _new_client(self, service: str):
-        return offline_client(service, self.endpoints, self.region)
 
     @property
     def bucket(self) -> str:

@@ -21,8 +21,19 @@ def offline_client(service: str, endpoints: dict[str, str], region: str):
     )
 
 
-class Settles:
-    """``settle`` for a cloud that can say whether it is idle."""
+class CloudAccess:
+    """What commands use of an offline cloud, in this process or another: a client per service, and ``settle``.
+    A subclass sets ``endpoints``, ``region``, ``_clients`` (a dict) and ``_lock``, and says whether it is idle."""
+
+    endpoints: dict[str, str]
+    region: str
+
+    def client(self, service: str):
+        """One client per service, shared by the cloud's threads (boto3 clients are thread-safe; creating one is not cheap)."""
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = offline_client(service, self.endpoints, self.region)
+            return self._clients[service]
 
     def is_idle(self) -> bool:
         raise NotImplementedError

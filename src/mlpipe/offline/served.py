@@ -17,7 +17,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from .endpoints import Settles, offline_client
+from .endpoints import CloudAccess
 from .template import Stack
 
 RECORD = "cloud.json"
@@ -80,7 +80,7 @@ class CloudServer:
         self._server.shutdown()
 
 
-class ServedCloud(Settles):
+class ServedCloud(CloudAccess):
     """What a command needs of the offline cloud, when another process runs it: clients, stack, idle, persist."""
 
     served = True
@@ -99,12 +99,6 @@ class ServedCloud(Settles):
     @property
     def job_prefix(self) -> str:
         return self.stack.parameters["JobNamePrefix"]
-
-    def client(self, service: str):
-        with self._lock:
-            if service not in self._clients:
-                self._clients[service] = offline_client(service, self.endpoints, self.region)
-            return self._clients[service]
 
     def is_idle(self) -> bool:
         return _call(f"{self.control}/idle")["idle"]
