@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from pipeline_common import layout
+from pipeline_common.s3_streams import get_file
 
 from .follow import read_json
 
@@ -76,7 +77,7 @@ def download(s3, bucket: str, keys: list[str], out_dir: Path) -> list[str]:
     for key in keys:
         target = out_dir / key
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        get_file(s3, bucket, key, target)
     return keys
 
 

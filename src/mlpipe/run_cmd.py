@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from pipeline_common import layout
 from pipeline_common.errors import InputRejected
+from pipeline_common.s3_streams import put_file
 
 from .buckets import keys_under, link_keys, mirror_run, run_keys, stack_bucket
 from .display import print_outcome, say, show_step
@@ -73,7 +74,7 @@ def put_spec(s3, bucket: str, upload: Upload, only_if_changed: bool) -> None:
 
 
 def upload_file(s3, bucket: str, upload: Upload) -> str:
-    response = s3.put_object(Bucket=bucket, Key=upload.key, Body=upload.source.read_bytes())
+    response = put_file(s3, bucket, upload.key, upload.source)
     version = response.get("VersionId")
     if not version:
         raise SystemExit(f"mlpipe: bucket {bucket} gave no version id; the pipeline's bucket must be versioned")

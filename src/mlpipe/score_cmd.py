@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from pipeline_common import layout
+from pipeline_common.s3_streams import put_file
 
 from .buckets import download, keys_under, link_keys
 from .display import say, show_step
@@ -29,7 +30,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     with place(args, on_invocation=on_invocation) as target:
         dataset = args.dataset or target.default_dataset
         key = layout.upload_key(args.dataset, source.name, layout.SCORE)
-        version = target.s3.put_object(Bucket=target.bucket, Key=key, Body=source.read_bytes())["VersionId"]
+        version = put_file(target.s3, target.bucket, key, source)["VersionId"]
         run_id = layout.run_id_for_upload(key, version, None)
         say(f"uploaded {key} (version {version}) -> scoring run {run_id} of dataset {dataset}")
         stalled = idle_check(target.cloud, "the scoring run stopped and recorded no failure") if target.cloud else None

@@ -123,3 +123,21 @@ def test_a_key_with_plus_spaces_and_accents_runs_end_to_end(offline, titanic_byt
     delivered = {inv.event["detail"]["object"]["key"] for inv in offline.invocations
                  if inv.function == "PreprocessFunction" and "1912" in inv.event["detail"]["object"]["key"]}
     assert delivered == {"raw/fare%2Bclass%20%C3%A9t%C3%A9%201912.csv", "raw/fare%252Bclass%2520%25C3%25A9t%25C3%25A9%25201912.csv"}
+
+
+def test_a_multipart_upload_starts_one_run_as_on_s3(offline, titanic_bytes):
+    """S3 sends one event, reason CompleteMultipartUpload, when a multipart upload completes (how the AWS CLI and
+    `mlpipe run` put large files); moto sends two, and the offline cloud delivers the first only."""
+    s3, key = offline.client("s3"), "raw/multipart titanic.csv"
+    upload = s3.create_multipart_upload(Bucket=offline.bucket, Key=key)["UploadId"]
+    etag = s3.upload_part(Bucket=offline.bucket, Key=key, UploadId=upload, PartNumber=1, Body=titanic_bytes)["ETag"]
+    version = s3.complete_multipart_upload(Bucket=offline.bucket, Key=key, UploadId=upload,
+                                           MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})["VersionId"]
+    offline.settle(120)
+    run_id = layout.run_id_for_upload(key, version, None)
+    assert read_json(offline, layout.RunKeys(run_id).status)["status"] == "succeeded"
+    preprocess = [inv for inv in offline.invocations
+                  if inv.function == "PreprocessFunction" and "multipart" in inv.event["detail"]["object"]["key"]]
+    assert len(preprocess) == 1 and preprocess[0].result.ok  # no second delivery, not even one turned away
+    detail = preprocess[0].event["detail"]
+    assert detail["reason"] == "CompleteMultipartUpload" and detail["object"]["etag"].endswith("-1")

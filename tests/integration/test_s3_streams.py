@@ -33,3 +33,21 @@ def test_a_failed_write_leaves_no_object_and_no_pending_upload(account):
             raise RuntimeError("the evaluation failed half-way")
     assert account.keys_under("evaluation/r/") == []
     assert account.s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+
+
+def test_a_file_goes_up_a_part_at_a_time_and_comes_back_whole(account, tmp_path):
+    source = tmp_path / "upload.csv"
+    source.write_bytes(b"".join(f"{i},{i % 7}\n".encode() for i in range(2_000_000)))  # about 16 MB: three parts
+    response = s3_streams.put_file(account.s3, BUCKET, "raw/upload.csv", source)
+    assert response["VersionId"]  # the run id is made from it
+    head = account.s3.head_object(Bucket=BUCKET, Key="raw/upload.csv", PartNumber=1)
+    assert head["PartsCount"] == -(-source.stat().st_size // s3_streams.PART_BYTES) == 3
+    copy = tmp_path / "copy.csv"
+    s3_streams.get_file(account.s3, BUCKET, "raw/upload.csv", copy)
+    assert copy.read_bytes() == source.read_bytes()
+
+    small = tmp_path / "small.csv"
+    small.write_bytes(b"a,b\n1,2\n")
+    version = s3_streams.put_file(account.s3, BUCKET, "raw/small.csv", small)["VersionId"]
+    assert account.s3.head_object(Bucket=BUCKET, Key="raw/small.csv")["VersionId"] == version
+    assert "PartsCount" not in account.s3.head_object(Bucket=BUCKET, Key="raw/small.csv", PartNumber=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import BinaryIO
 
 from pipeline_common import aws
@@ -17,12 +18,19 @@ def open_object(bucket: str, key: str) -> BinaryIO:
 class S3Writer:
     """Bytes written in order become one object: a single put when they are few, else a multipart upload of
     PART_BYTES parts. Nothing is visible under the key until close(); abort() (or an exception inside a
-    ``with`` block) leaves no object and no pending upload behind."""
+    ``with`` block) leaves no object and no pending upload behind. ``s3``: the client to write with (the
+    function's own by default); ``response``: S3's answer to the write that made the object (its VersionId)."""
 
-    def __init__(self, bucket: str, key: str, content_type: str = "text/csv"):
+    def __init__(self, bucket: str, key: str, content_type: str = "text/csv", s3=None):
         self.bucket, self.key, self.content_type = bucket, key, content_type
+        self._s3 = s3
         self._buffer, self._parts, self._upload_id = bytearray(), [], None
         self.size = 0
+        self.response: dict = {}
+
+    @property
+    def s3(self):
+        return self._s3 if self._s3 is not None else aws.client("s3")
 
     def write(self, data: bytes) -> None:
         self._buffer += data
@@ -32,7 +40,7 @@ class S3Writer:
             del self._buffer[:PART_BYTES]
 
     def _send(self, part: bytes) -> None:
-        s3 = aws.client("s3")
+        s3 = self.s3
         if self._upload_id is None:
             self._upload_id = s3.create_multipart_upload(Bucket=self.bucket, Key=self.key, ContentType=self.content_type)["UploadId"]
         number = len(self._parts) + 1
@@ -41,16 +49,16 @@ class S3Writer:
 
     def close(self) -> None:
         if self._upload_id is None:
-            aws.put_bytes(self.bucket, self.key, bytes(self._buffer), self.content_type)
+            self.response = self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=bytes(self._buffer), ContentType=self.content_type)
             return
         if self._buffer:
             self._send(bytes(self._buffer))
-        aws.client("s3").complete_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
-                                                   MultipartUpload={"Parts": self._parts})
+        self.response = self.s3.complete_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
+                                                          MultipartUpload={"Parts": self._parts})
 
     def abort(self) -> None:
         if self._upload_id is not None:
-            aws.client("s3").abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id)
+            self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id)
             self._upload_id = None
 
     def __enter__(self) -> "S3Writer":
@@ -61,3 +69,20 @@ class S3Writer:
             self.close()
         else:
             self.abort()
+
+
+def put_file(s3, bucket: str, key: str, path: Path, content_type: str = "text/csv") -> dict:
+    """A file on disk as one object, a part at a time (as the AWS CLI uploads large files): memory holds a part, not
+    the file. Returns S3's answer (its VersionId)."""
+    with S3Writer(bucket, key, content_type, s3=s3) as writer, open(path, "rb") as file:
+        while part := file.read(PART_BYTES):
+            writer.write(part)
+    return writer.response
+
+
+def get_file(s3, bucket: str, key: str, path: Path) -> None:
+    """An object into a file on disk, a slice at a time."""
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    with open(path, "wb") as file:
+        while data := body.read(PART_BYTES):
+            file.write(data)

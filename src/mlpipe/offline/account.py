@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pipeline_common import layout
+from pipeline_common.s3_streams import get_file
 
 RESTORED_PREFIXES = (layout.SPECS, layout.MODELS, layout.RUNS)
 
@@ -44,7 +45,7 @@ class SavedAccount:
                     continue  # put back from the disk copy and unchanged since
                 target = self.bucket_dir / obj["Key"]
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
+                get_file(s3, bucket, obj["Key"], target)  # a slice at a time: an upload may be larger than memory
                 self._restored[obj["Key"]] = obj["ETag"]
                 written.append(obj["Key"])
         return written

@@ -31,7 +31,7 @@ from .function_urls import FunctionUrl
 from .sagemaker import Faults, OfflineSageMaker
 from .template import ACCOUNT_ID, DEFAULT_TEMPLATE, FunctionSpec, SqsSource, Stack, load_stack
 from .packages import dependency_dir
-from .s3_events import as_aws_sends
+from .s3_events import MultipartEchoes, as_aws_sends
 from .workers import FunctionPool, InvocationResult, Zygotes
 
 # SQS's longest long poll, as Lambda's pollers use: moto answers as soon as a message arrives, and an idle queue costs a
@@ -352,12 +352,16 @@ class OfflineCloud(CloudAccess):
         sqs = self.client("sqs")
         url = self.queues[self._async_queue(spec)]
         copies = 2 if self.options.duplicate_events else 1
+        echoes = MultipartEchoes()
         with ThreadPoolExecutor(max_workers=max(self.options.concurrency, copies) * 4) as executor:
             while (messages := self._receive(sqs, url, 10)) is not None:
                 for message in messages:
                     self._busy_add(1)
                     try:
                         event = as_aws_sends(json.loads(message["Body"]), ACCOUNT_ID)
+                        if echoes.is_echo(event):
+                            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                            continue
                         queued_at = int(message["Attributes"]["SentTimestamp"]) / 1000
                         for _ in range(copies):
                             self._busy_add(1)

@@ -13,7 +13,9 @@ wrong object.
 
 Where moto differs (moto 5): ``eTag`` instead of ``etag``; ``reason`` is ``ObjectCreated``; the key
 is raw; ``time`` is a Unix number; ``id``, ``sequencer``, ``request-id`` and ``requester`` are the
-same constants in every event.
+same constants in every event. A completed multipart upload makes moto send two events (its
+put_object's, then its own), where S3 sends one, ``CompleteMultipartUpload``: ``MultipartEchoes``
+drops the second. A multipart upload's ETag, and only its, ends in ``-<number of parts>``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import threading
 import uuid
 from urllib.parse import quote
 
@@ -44,6 +47,30 @@ def _sequencer(value) -> str:
     return f"{micros:018X}"
 
 
+def _multipart(obj: dict) -> bool:
+    return "-" in str(obj.get("etag", obj.get("eTag", "")))
+
+
+class MultipartEchoes:
+    """Per target (each of a rule's targets gets its own copy): the first event of a completed multipart upload is
+    delivered, moto's second one about the same object version is dropped."""
+
+    def __init__(self):
+        self._seen: set[tuple] = set()
+        self._lock = threading.Lock()
+
+    def is_echo(self, event: dict) -> bool:
+        obj = event.get("detail", {}).get("object", {})
+        if event.get("source") != "aws.s3" or not _multipart(obj):
+            return False
+        identity = (event["detail"].get("bucket", {}).get("name"), obj.get("key"), obj.get("version-id"), obj.get("etag", obj.get("eTag")))
+        with self._lock:
+            if identity in self._seen:
+                return True
+            self._seen.add(identity)
+            return False
+
+
 def as_aws_sends(event: dict, account: str) -> dict:
     """The event AWS would have delivered for moto's S3 event; other events are returned unchanged.
 
@@ -60,10 +87,13 @@ def as_aws_sends(event: dict, account: str) -> dict:
         obj.pop("version-id", None)  # an unversioned bucket's events have none
     obj["key"] = encode_key(obj["key"])
     obj["sequencer"] = _sequencer(moto_time)
+    reason = detail.get("reason", "")
+    if reason == "ObjectCreated" and _multipart(obj):
+        reason = "CompleteMultipartUpload"
     identity = json.dumps([detail.get("bucket"), obj, moto_time], sort_keys=True)
     detail.update({
         "object": obj,
-        "reason": REASONS.get(detail.get("reason", ""), detail.get("reason", "")),
+        "reason": REASONS.get(reason, reason),
         "request-id": hashlib.sha256(identity.encode()).hexdigest()[:16].upper(),
         "requester": account,
         "source-ip-address": "127.0.0.1",
