@@ -34,8 +34,17 @@ def _json(value) -> bytes:
     return json.dumps(value, indent=2, sort_keys=True, default=str).encode()
 
 
-def _entry(key: str, body: bytes, rows: int | None = None) -> FileEntry:
-    return FileEntry(key=key, bytes=len(body), sha256=hashlib.sha256(body).hexdigest(), rows=rows)
+def _size(body: bytes | Path) -> int:
+    return body.stat().st_size if isinstance(body, Path) else len(body)
+
+
+def _entry(key: str, body: bytes | Path, rows: int | None = None) -> FileEntry:
+    if isinstance(body, Path):
+        with open(body, "rb") as file:
+            digest = hashlib.file_digest(file, "sha256").hexdigest()
+    else:
+        digest = hashlib.sha256(body).hexdigest()
+    return FileEntry(key=key, bytes=_size(body), sha256=digest, rows=rows)
 
 
 def champion_rows(version: ModelVersion, spec: DatasetSpec, transform: FittedTransform, body: bytes | Path,
@@ -57,16 +66,24 @@ def champion_rows(version: ModelVersion, spec: DatasetSpec, transform: FittedTra
     return Champion(version=version, comparable=True), matrix_csv(matrix)
 
 
-def _parts(keys_of, body: bytes, bounds: list[int], role: str, header: bool = False) -> list[tuple[str, str, bytes, int]]:
-    """(manifest name, key, bytes, rows) of each part of ``body``."""
-    return [(f"{role}-{index:05d}", keys_of(index), part, b - a)
-            for index, (part, a, b) in enumerate(zip(shards.cut(body, bounds, header), bounds, bounds[1:]))]
+def _parts(keys_of, body: bytes | Path, bounds: list[int], role: str, header: bool = False) -> list[tuple[str, str, bytes | Path, int]]:
+    """(manifest name, key, bytes, rows) of each part of ``body``; of a file, the part's file beside it (the file is
+    removed once cut)."""
+    names = [f"{role}-{index:05d}" for index in range(len(bounds) - 1)]
+    if isinstance(body, Path):
+        cut = [body.with_name(name) for name in names]
+        shards.cut_file(body, bounds, cut, header)
+        body.unlink()
+    else:
+        cut = shards.cut(body, bounds, header)
+    return [(name, keys_of(index), part, b - a) for index, (name, part, a, b) in enumerate(zip(names, cut, bounds, bounds[1:]))]
 
 
 def artifacts(prepared: Prepared, run_id: str, source: dict, spec_origin: dict, test_fraction: float, seed: int,
               champion: Champion | None = None, champion_test: bytes | None = None,
-              sharding: ShardPlan = ShardPlan()) -> tuple[list[tuple[str, bytes, str]], SplitManifest]:
-    """The objects to write, data first, and the manifest to write after them (it starts training).
+              sharding: ShardPlan = ShardPlan()) -> tuple[list[tuple[str, bytes | Path, str]], SplitManifest]:
+    """The objects to write (their bytes, or files when prepared into a scratch folder), data first, and the manifest
+    to write after them (it starts training).
 
     The training rows are cut into at least one part per training instance, the test rows into at least one per
     transform or training instance; the labels and the champion's rows are cut where the test features are.
@@ -79,10 +96,10 @@ def artifacts(prepared: Prepared, run_id: str, source: dict, spec_origin: dict, 
         (keys.profile, _json(prepared.profile), "application/json"),
     ]
     train_bounds = shards.row_bounds(prepared.n_train, shards.part_count(
-        len(prepared.train), prepared.n_train, sharding.training_instances, sharding.shard_bytes))
+        _size(prepared.train), prepared.n_train, sharding.training_instances, sharding.shard_bytes))
     # the test rows in as many parts as either job has instances: a larger training cluster means a larger file
     test_bounds = shards.row_bounds(prepared.n_test, shards.part_count(
-        len(prepared.test_features), prepared.n_test, max(sharding.transform_instances, sharding.training_instances),
+        _size(prepared.test_features), prepared.n_test, max(sharding.transform_instances, sharding.training_instances),
         sharding.shard_bytes))
     parts = (_parts(keys.train_part, prepared.train, train_bounds, "train")
              + _parts(keys.test_part, prepared.test_features, test_bounds, "test")
@@ -104,11 +121,12 @@ def artifacts(prepared: Prepared, run_id: str, source: dict, spec_origin: dict, 
     return objects, manifest
 
 
-def prepare_upload(body: bytes | Path, task: PreprocessTask) -> tuple[Prepared, list[tuple[str, bytes, str]], SplitManifest]:
+def prepare_upload(body: bytes | Path, task: PreprocessTask,
+                   scratch: Path | None = None) -> tuple[Prepared, list[tuple[str, bytes | Path, str]], SplitManifest]:
     """Everything the stage writes for one upload: the same call in the function (its bytes) and on its Processing job
-    (its path: read a slice of rows at a time)."""
+    (its path: read a slice of rows at a time; the data files written to ``scratch``, never held whole)."""
     spec = parse_spec(task.spec, "the run's spec")
-    prepared = prepare(body, spec, task.test_fraction, task.seed, keep_test_frame=task.champion is not None)
+    prepared = prepare(body, spec, task.test_fraction, task.seed, keep_test_frame=task.champion is not None, scratch=scratch)
     champion, champion_test = None, None
     if task.champion is not None:
         champion, champion_test = champion_rows(task.champion, frozen(task.champion_spec),

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from pipeline_common import layout
@@ -22,17 +24,23 @@ import processing_core
 
 
 
-def _write(output: Path, key: str, body: bytes) -> None:
+def _write(output: Path, key: str, body: bytes | Path) -> None:
     path = output / processing_core.local_output(key)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(body)
+    if isinstance(body, Path):
+        shutil.move(body, path)
+    else:
+        path.write_bytes(body)
 
 
 def run(task_path: Path, data_path: Path, output: Path) -> dict:
     task = PreprocessTask.model_validate_json(task_path.read_bytes())
-    prepared, objects, manifest = preprocess_core.prepare_upload(data_path, task)  # the path: never all its bytes at once
-    for key, body, _content_type in objects:
-        _write(output, key, body)
+    # the upload's path, read a slice at a time; the training and test files written to a scratch folder on the
+    # job's volume and cut there into parts: neither is ever in memory whole
+    with tempfile.TemporaryDirectory(dir=output.parent, prefix="scratch-") as scratch:
+        prepared, objects, manifest = preprocess_core.prepare_upload(data_path, task, Path(scratch))
+        for key, body, _content_type in objects:
+            _write(output, key, body)
     _write(output, layout.RunKeys(task.run_id).staged_split_manifest, manifest.model_dump_json(indent=2).encode())
     return {"rows": prepared.profile["rows"], "n_train": prepared.n_train, "n_test": prepared.n_test,
             "parts": len(manifest.parts("train"))}

@@ -77,3 +77,22 @@ def test_the_test_rows_have_a_part_per_training_instance_too(titanic_bytes):
     prepared = prepare(titanic_bytes, titanic_spec(), 0.2, 42)
     _, manifest = preprocess_core.artifacts(prepared, "titanic-0123456789", {}, {}, 0.2, 42, sharding=ShardPlan(training_instances=4))
     assert sum(name.startswith("test-") for name in manifest.files) == sum(name.startswith("train-") for name in manifest.files) == 4
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 1 << 20])  # blocks that end inside lines, on line ends, beyond the file
+def test_a_file_is_cut_as_its_bytes_are_a_block_at_a_time(tmp_path, block):
+    body = b"".join(f"{i},{i * 2.5}\n".encode() for i in range(50))
+    source = tmp_path / "train.csv"
+    source.write_bytes(body)
+    for header, bounds in ((False, [0, 17, 17, 34, 50]), (True, [0, 25, 50]), (False, [0, 50])):
+        data = b"row_id,label\n" + body if header else body
+        source.write_bytes(data)
+        targets = [tmp_path / f"part-{i}" for i in range(len(bounds) - 1)]
+        shards.cut_file(source, bounds, targets, header=header, block=block)
+        assert [t.read_bytes() for t in targets] == shards.cut(data, bounds, header)
+    source.write_bytes(body)
+    two = [tmp_path / "a", tmp_path / "b"]
+    with pytest.raises(ValueError, match="holds fewer"):
+        shards.cut_file(source, [0, 30, 51], two, block=block)
+    with pytest.raises(ValueError, match="holds more"):
+        shards.cut_file(source, [0, 30, 49], two, block=block)

@@ -9,7 +9,9 @@ part by part.
 
 from __future__ import annotations
 
+import io
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -37,3 +39,46 @@ def cut(body: bytes, bounds: list[int], header: bool = False) -> list[bytes]:
     if bounds[-1] != rows:
         raise ValueError(f"the bounds cover {bounds[-1]} rows, the body holds {rows}")
     return [head + body[starts[a]: ends[b - 1]] if b > a else head for a, b in zip(bounds, bounds[1:])]
+
+
+def cut_file(source: Path, bounds: list[int], targets: list[Path], header: bool = False, block: int = 1 << 23) -> None:
+    """``cut`` of a file on disk into the files ``targets``, ``block`` bytes at a time: memory holds a block, not the file."""
+    with open(source, "rb") as file:
+        head = file.readline() if header else b""
+        lines = _Lines(file, block)
+        for target, a, b in zip(targets, bounds, bounds[1:]):
+            with open(target, "wb") as out:
+                out.write(head)
+                if lines.copy(b - a, out) < b - a:
+                    raise ValueError(f"the bounds cover {bounds[-1]} rows, the file holds fewer")
+        if lines.copy(1, io.BytesIO()):
+            raise ValueError(f"the bounds cover {bounds[-1]} rows, the file holds more")
+
+
+class _Lines:
+    """A file's lines copied onwards a number at a time, found a block at a time."""
+
+    def __init__(self, file, block: int):
+        self.file, self.block = file, block
+        self.data, self.ends, self.start, self.used = b"", np.empty(0, dtype=np.int64), 0, 0
+
+    def _fill(self) -> bool:
+        self.data = self.file.read(self.block)
+        self.ends = np.flatnonzero(np.frombuffer(self.data, dtype=np.uint8) == ord("\n")) + 1
+        self.start = self.used = 0
+        return bool(self.data)
+
+    def copy(self, n: int, out) -> int:
+        """Copy the next ``n`` lines to ``out``; return how many there were."""
+        copied = 0
+        while copied < n:
+            if self.used == len(self.ends):  # the rest of the block is the start of a line that goes on in the next
+                out.write(self.data[self.start:])
+                if not self._fill():
+                    return copied
+                continue
+            take = min(n - copied, len(self.ends) - self.used)
+            stop = int(self.ends[self.used + take - 1])
+            out.write(self.data[self.start:stop])
+            self.start, self.used, copied = stop, self.used + take, copied + take
+        return copied
