@@ -23,7 +23,8 @@ def test_bytes_are_read_as_their_decoded_text_is():
     from_bytes = csvio.read_frame(BODY, SPEC)
     from_text = csvio.read_frame(csvio.decode(BODY), SPEC)
     pd.testing.assert_frame_equal(from_bytes, from_text)
-    assert from_bytes["id"].tolist() == ["1", "2", "3", "4"] and from_bytes["id"].dtype == object  # ids stay plain strings
+    # ids are never categoricals: plain integers as numbers (their text given back by str), anything else as strings
+    assert from_bytes["id"].astype(str).tolist() == ["1", "2", "3", "4"] and from_bytes["id"].dtype == np.int64
     assert from_bytes["colour"].tolist()[:2] == ["red", "Red"] and pd.isna(from_bytes["colour"][2])
     assert isinstance(from_bytes["colour"].dtype, pd.CategoricalDtype)
     assert from_bytes["note"].tolist()[0] == "a, b" and from_bytes["note"].isna().tolist()[1:] == [True, False, True]
@@ -82,6 +83,22 @@ def test_a_file_read_a_slice_of_rows_at_a_time_is_the_frame_read_at_once(monkeyp
     with pytest.raises(InputRejected) as rejected:
         typed_features(csvio.read_file_frame(path, numeric), numeric)
     assert rejected.value.details["offending"] == [{"line": 152, "value": "oops"}]
+
+
+def test_ids_written_as_plain_integers_are_held_as_numbers_and_give_back_their_text(monkeypatch, tmp_path):
+    spec = parse_spec({"name": "d", "target": "y", "id_columns": ["id"], "columns": {"x": {"type": "numeric"}}})
+    frame = csvio.read_frame(b"id,x,y\n 7 ,1,a\n12,2,b\n-3,3,a\n", spec)
+    assert frame["id"].dtype == np.int64 and frame["id"].astype(str).tolist() == ["7", "12", "-3"]
+    for texts in (["007", "1"], ["+1", "2"], ["1_0", "2"], ["1", ""], ["a1", "2"]):  # kept as written (or missing)
+        body = ("id,x,y\n" + "".join(f"{t},1,a\n" for t in texts)).encode()
+        assert csvio.read_frame(body, spec)["id"].tolist() == [t or None for t in texts]
+    # integers in one slice, texts in a later one: texts throughout, so "17" and 17 are one id, as read at once
+    monkeypatch.setattr(csvio, "FILE_ROWS", 2)
+    path = tmp_path / "ids.csv"
+    path.write_bytes(b"id,x,y\n17,1,a\n18,2,b\n017,3,a\n17,4,b\n")
+    at_once, in_slices = csvio.read_frame(path.read_bytes(), spec), csvio.read_file_frame(path, spec)
+    pd.testing.assert_frame_equal(in_slices, at_once)
+    assert in_slices["id"].tolist() == ["17", "18", "017", "17"] and not in_slices["id"].is_unique
 
 
 def test_the_header_is_found_however_long_it_is():

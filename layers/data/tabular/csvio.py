@@ -166,6 +166,9 @@ def _concat_column(parts: list[pd.Series]) -> pd.Series:
     if any(isinstance(part.dtype, pd.CategoricalDtype) for part in parts):
         # a numeric column with text in some chunk: one categorical of both, as a whole read gives, for validation to name
         return categorical(pd.concat([part.astype(object) for part in parts], ignore_index=True))
+    if any(part.dtype == object for part in parts) and any(pd.api.types.is_integer_dtype(part.dtype) for part in parts):
+        # ids that are plain integers in some chunks only (_plain_integers): texts throughout, as a whole read gives
+        parts = [part.astype(str).astype(object) if pd.api.types.is_integer_dtype(part.dtype) else part for part in parts]
     return pd.concat(parts, ignore_index=True)
 
 
@@ -240,7 +243,7 @@ def _tidy(frame: pd.DataFrame, spec: DatasetSpec | None) -> pd.DataFrame:
     ids = set(spec.row_id_columns()) if spec else set()
     for name in frame.columns:
         if name in ids:  # a different value in each row: a categorical would only hold them all a second time
-            frame[name] = _stripped_texts(frame[name], blank)
+            frame[name] = _plain_integers(_stripped_texts(frame[name], blank))
         elif not pd.api.types.is_numeric_dtype(frame[name]):
             frame[name] = map_categories(frame[name], lambda value: _stripped(value, blank))
     return frame
@@ -252,6 +255,22 @@ def _stripped_texts(values: pd.Series, blank: set[str]) -> pd.Series:
         return pd.Series([_stripped(value, blank) for value in values.to_numpy()], index=values.index, dtype=object)
     stripped = values.str.strip()
     return stripped.where(stripped.notna() & ~stripped.isin(blank), None).astype(object)
+
+
+def _plain_integers(texts: pd.Series) -> pd.Series:
+    """Ids that are all whole numbers written plainly ("17"; not "017", "+17" or "1_7") as int64, which str() writes
+    back as they were: 8 bytes a row instead of a string object of 50 or more, and a cheap uniqueness check.
+    Anything else (a missing id, a letter, a leading zero) keeps the texts."""
+    values = texts.to_numpy()
+    if len(values) == 0 or texts.isna().any():
+        return texts
+    try:
+        numbers = values.astype(np.int64)
+    except (ValueError, OverflowError, TypeError):
+        return texts
+    if not (numbers.astype(str) == values).all():
+        return texts
+    return pd.Series(numbers, index=texts.index, name=texts.name)
 
 
 def _stripped(value, blank: set[str]):

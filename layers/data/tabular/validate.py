@@ -128,7 +128,7 @@ def typed_features(frame: pd.DataFrame, spec: DatasetSpec, with_target: bool = T
     if empty:
         # nothing to learn a fill value from, nor anything for the model to use
         raise InputRejected(f"required column(s) without any value: {', '.join(empty)}", empty_columns=empty)
-    return pd.DataFrame(typed, index=frame.index)
+    return pd.DataFrame(typed, index=frame.index, copy=False)  # the columns as they are, not consolidated into a copy
 
 
 # -- the target -----------------------------------------------------------------------------------
