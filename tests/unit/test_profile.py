@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from pipeline_common.models import parse_spec
+from tabular import profile as profile_lib
 from tabular.prepare import prepare
 from tests.datasets import titanic_spec
 
@@ -88,3 +89,18 @@ def test_leakage_through_missingness_and_in_regression():
     regression = base().assign(y=lambda f: f["x"] * 3 + 1, copy=lambda f: f["x"] * 2)
     found = warnings_of(regression, {**NUMERIC, "copy": {"type": "numeric"}}, problem_type="regression")
     assert ("target_leakage_suspect", "copy") in found and "R²" in found[("target_leakage_suspect", "copy")]["message"]
+
+
+def test_correlations_from_block_sums_are_those_of_dataframe_corr():
+    rng = np.random.default_rng(0)
+    n = 50_000
+    far = rng.normal(1e6, 1, n)  # a large mean and a small spread: naive sums would cancel
+    frame = pd.DataFrame({"far": far, "follows": 3 * far + rng.normal(0, 1, n), "levels": rng.integers(0, 3, n).astype(float),
+                          "constant": np.full(n, 5.0), "one value": np.r_[1.0, np.full(n - 1, np.nan)]})
+    frame.loc[rng.random(n) < 0.2, "far"] = np.nan
+    frame.loc[rng.random(n) < 0.5, "levels"] = np.nan  # pairs over the rows where both have a value
+    ours = pd.DataFrame(profile_lib.correlations({name: frame[name] for name in frame}, block=997))
+    pandas = frame.corr()
+    assert (ours.isna() == pandas.isna()).all().all() and ours.loc["constant"].isna().all()
+    np.testing.assert_allclose(ours.to_numpy(), pandas.to_numpy(), rtol=0, atol=1e-9)
+    assert ours.loc["far", "follows"] > 0.9

@@ -132,7 +132,8 @@ def output_names(column: FittedColumn) -> list[str]:
 
 def fit(train: pd.DataFrame, spec: DatasetSpec, problem_type: str, classes: list[str], positive_class: str | None,
         row_id: str | None, dropped: list[str] = ()) -> FittedTransform:
-    """Learn the transform from the training rows of the typed frame (input columns and derived features)."""
+    """Learn the transform from the training rows of the typed frame (input columns and derived features); ``train``
+    is read a column at a time (``train[name]``, ``len(train)``), so a view of those rows does (prepare.RowView)."""
     columns = [_fit_column(name, spec.columns[name], train[name], spec)
                for name in spec.feature_columns() if name not in dropped]
     columns += [_fit_derived(feature, train[feature.name], spec) for feature in spec.derived if feature.name not in dropped]

@@ -175,6 +175,31 @@ def duplicate_warnings(hashes: np.ndarray, train_idx: np.ndarray, test_idx: np.n
     return found
 
 
+def correlations(columns: dict[str, pd.Series], block: int = 65536) -> dict[str, dict[str, float]]:
+    """Pearson correlations of each pair over the rows where both have a value (as DataFrame.corr), from sums taken
+    ``block`` rows at a time, each column less its mean so the sums do not cancel: no copy of the columns at once."""
+    names = list(columns)
+    arrays = [values.to_numpy(dtype=float) for values in columns.values()]
+    means = np.array([np.nanmean(a) if np.isfinite(a).any() else 0.0 for a in arrays])
+    k = len(names)
+    n, s1, s2, sxy = (np.zeros((k, k)) for _ in range(4))
+    for start in range(0, len(arrays[0]) if arrays else 0, block):
+        x = np.column_stack([a[start:start + block] for a in arrays]) - means
+        present = ~np.isnan(x)
+        x[~present] = 0.0
+        m = present.astype(float)
+        n += m.T @ m  # rows where both i and j have a value
+        s1 += x.T @ m  # [i, j]: the sum of column i over those rows
+        s2 += (x * x).T @ m
+        sxy += x.T @ x
+    with np.errstate(divide="ignore", invalid="ignore"):
+        covariance = sxy - s1 * s1.T / n
+        variance = s2 - s1 * s1 / n  # [i, j]: column i's, over the rows where j has a value too
+        corr = np.clip(covariance / np.sqrt(variance * variance.T), -1.0, 1.0)
+    corr[(n < 2) | (variance <= 0) | (variance.T <= 0)] = np.nan
+    return {b: {a: float(corr[i, j]) for i, a in enumerate(names)} for j, b in enumerate(names)}
+
+
 def build(raw_columns: list[str], rows_in: int, hashes: np.ndarray, typed: pd.DataFrame, target_values: pd.Series, problem_type: str,
           spec: DatasetSpec, features: list[str], numeric: set[str], dropped_target: int, id_like: list[str],
           labels: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarray, seed: int) -> dict:
@@ -202,9 +227,10 @@ def build(raw_columns: list[str], rows_in: int, hashes: np.ndarray, typed: pd.Da
     warnings_ += class_warning(counts, problem_type)
     warnings_ += leakage_suspects(typed, features, numeric, labels, train_idx, test_idx, problem_type == "regression", seed)
 
-    numeric_frame = typed[[c for c in features if c in numeric]].astype(float)
+    # the numeric columns one at a time, never copied into one frame (a large file's largest transient)
+    columns = {name: typed[name].astype(float) for name in features if name in numeric}
     if problem_type == "regression":
-        numeric_frame = numeric_frame.assign(**{spec.target: target_values.astype(float).to_numpy()})
+        columns[spec.target] = pd.Series(target_values.astype(float).to_numpy(), index=typed.index)
     profile = {
         "dataset": spec.name,
         "rows_in": rows_in,
@@ -215,10 +241,10 @@ def build(raw_columns: list[str], rows_in: int, hashes: np.ndarray, typed: pd.Da
         "columns_used": features,
         "columns_ignored": [c for c in raw_columns if c not in spec.columns and c != spec.target],
         "missing_before_imputation": missing,
-        "describe": _clean_nested(numeric_frame.describe().to_dict()) if len(numeric_frame.columns) else {},
-        "skewness": _clean_nested(numeric_frame.skew().to_dict()) if len(numeric_frame.columns) else {},
-        "kurtosis": _clean_nested(numeric_frame.kurt().to_dict()) if len(numeric_frame.columns) else {},
-        "correlations": _clean_nested(numeric_frame.corr().to_dict()) if len(numeric_frame.columns) > 1 else {},
+        "describe": _clean_nested({name: values.describe().to_dict() for name, values in columns.items()}),
+        "skewness": _clean_nested({name: values.skew() for name, values in columns.items()}),
+        "kurtosis": _clean_nested({name: values.kurt() for name, values in columns.items()}),
+        "correlations": _clean_nested(correlations(columns)) if len(columns) > 1 else {},
         "warnings": warnings_,
     }
     if problem_type == "regression":
