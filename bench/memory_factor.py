@@ -31,7 +31,7 @@ MARGIN = 0.85
 
 
 def measure(sizes_mb: tuple[int, ...], data_dir: Path) -> list[dict]:
-    cloud = OfflineCloud(parameter_overrides={"MaxInputMegabytes": "150"})
+    cloud = OfflineCloud(parameter_overrides={"MaxInputMegabytes": "125"})
     spec = cloud.stack.functions["PreprocessFunction"]
     environment = {**spec.environment, "MAX_INPUT_MEGABYTES": str(10 * max(sizes_mb))}
     cloud.stack.functions["PreprocessFunction"] = dataclasses.replace(spec, memory_mb=10240, timeout=900, environment=environment)

@@ -56,6 +56,10 @@ def test_the_template_ties_the_largest_input_to_the_data_functions_memory():
     # scoring streams: its limit is its own, set by time rather than memory
     assert stack.functions["ScoreFunction"].environment["MAX_SCORING_MEGABYTES"] == "2000"
     assert stack.functions["TrainFunction"].memory_mb == 256  # the others keep their own size
+    assert load_stack(parameter_overrides={"MaxInputMegabytes": "500", "DataFunctionMemoryMB": "3008"}).functions[
+        "PreprocessFunction"].memory_mb == 3008  # 153 MB + 4.66 × 500 MB is 77% of it
+    with pytest.raises(parameters.ParameterError, match="MaxInputMegabytes above 500 does not fit a 3008 MB function"):
+        load_stack(parameter_overrides={"MaxInputMegabytes": "750", "DataFunctionMemoryMB": "3008"})
     largest = load_stack(parameter_overrides={"MaxInputMegabytes": "1500", "DataFunctionMemoryMB": "10240"})
     assert largest.functions["PreprocessFunction"].memory_mb == 10240
 
