@@ -8,6 +8,9 @@ from typing import BinaryIO
 from pipeline_common import aws
 
 PART_BYTES = 8 * 1024 * 1024  # S3 takes multipart parts of 5 MiB and more (the last one excepted)
+# S3 takes one PUT of up to 5 GiB. A file below it goes in one: moto, the offline S3, joins a multipart upload's parts
+# in memory, twice the file's size on top of what a single PUT costs it.
+SINGLE_PUT_BYTES = 5 * 1024**3
 
 
 def open_object(bucket: str, key: str) -> BinaryIO:
@@ -39,17 +42,20 @@ class S3Writer:
             self._send(bytes(self._buffer[:PART_BYTES]))
             del self._buffer[:PART_BYTES]
 
+    def _type(self) -> dict:
+        return {"ContentType": self.content_type} if self.content_type else {}
+
     def _send(self, part: bytes) -> None:
         s3 = self.s3
         if self._upload_id is None:
-            self._upload_id = s3.create_multipart_upload(Bucket=self.bucket, Key=self.key, ContentType=self.content_type)["UploadId"]
+            self._upload_id = s3.create_multipart_upload(Bucket=self.bucket, Key=self.key, **self._type())["UploadId"]
         number = len(self._parts) + 1
         etag = s3.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number, Body=part)["ETag"]
         self._parts.append({"PartNumber": number, "ETag": etag})
 
     def close(self) -> None:
         if self._upload_id is None:
-            self.response = self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=bytes(self._buffer), ContentType=self.content_type)
+            self.response = self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=bytes(self._buffer), **self._type())
             return
         if self._buffer:
             self._send(bytes(self._buffer))
@@ -71,9 +77,13 @@ class S3Writer:
             self.abort()
 
 
-def put_file(s3, bucket: str, key: str, path: Path, content_type: str = "text/csv") -> dict:
-    """A file on disk as one object, a part at a time (as the AWS CLI uploads large files): memory holds a part, not
-    the file. Returns S3's answer (its VersionId)."""
+def put_file(s3, bucket: str, key: str, path: Path, content_type: str = "text/csv", single_put_bytes: int = SINGLE_PUT_BYTES) -> dict:
+    """A file on disk as one object, read as it is sent: one PUT up to ``single_put_bytes``, above it a multipart
+    upload (memory holds a part, not the file). Returns S3's answer (its VersionId). ``content_type`` "": S3's
+    default (binary/octet-stream)."""
+    if path.stat().st_size <= single_put_bytes:
+        with open(path, "rb") as file:
+            return s3.put_object(Bucket=bucket, Key=key, Body=file, **({"ContentType": content_type} if content_type else {}))
     with S3Writer(bucket, key, content_type, s3=s3) as writer, open(path, "rb") as file:
         while part := file.read(PART_BYTES):
             writer.write(part)

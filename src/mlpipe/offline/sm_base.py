@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from pipeline_common.s3_streams import get_file
+
 from .containers import AlgorithmError, Containers, image_name
 from .template import ACCOUNT_ID
 
@@ -109,7 +111,7 @@ class SageMakerBase:
         for key in self.keys_under(uri):
             target = folder / (key[len(prefix):].lstrip("/") or posixpath.basename(key))
             target.parent.mkdir(parents=True, exist_ok=True)
-            self.s3.download_file(bucket, key, str(target))
+            get_file(self.s3, bucket, key, target)  # one GET: moto reads a whole object for each ranged GET download_file sends
             found.append((key, target))
         return found
 

@@ -18,6 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from pipeline_common.s3_streams import put_file
+
 from . import processing_container
 from .containers import AlgorithmError, site_dir
 from .sm_base import ApiError, SageMakerBase, now
@@ -109,7 +111,8 @@ class ProcessingOps(SageMakerBase):
     def _upload(self, folder: Path, uri: str) -> None:
         bucket, _, prefix = uri[len("s3://"):].partition("/")
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            self.s3.upload_file(str(path), bucket, posixpath.join(prefix, path.relative_to(folder).as_posix()))
+            # as one PUT, read from the file: moto joins a multipart upload's parts in memory
+            put_file(self.s3, bucket, posixpath.join(prefix, path.relative_to(folder).as_posix()), path, content_type="")
 
 
 def _inside(container_path: str) -> str:
