@@ -62,12 +62,29 @@ def _hwm_kb(pid: int) -> int:
     return 0
 
 
+ROLES = (("moto.server", "moto"), ("xgboost_container", "XGBoost container"), ("lambda_runtime", "Lambda environment"),
+         ("processing_container", "Processing job"), ("mlpipe", "mlpipe command"), ("floor.py", "floor"))
+
+
+def _role(pid: int) -> str:
+    """What a process of the offline cloud is, from its command line."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            command = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "?"
+    return next((role for marker, role in ROLES if marker in command), command[:40])
+
+
 class PeakSampler:
     """Every 100 ms, the peak resident memory (VmHWM, a high-water mark that outlives the moment) of each process
-    descending from ``root``; keeps the largest. Sampling more often costs the measured commands CPU on 2 cores."""
+    descending from ``root``; keeps the largest, and the largest of each kind of process (``by_role``). Sampling more
+    often costs the measured commands CPU on 2 cores."""
 
     def __init__(self, *roots: int):
         self.roots, self.peak_kb, self._stop = roots, 0, threading.Event()
+        self.by_role: dict[str, int] = {}
+        self._roles: dict[int, str] = {}
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -76,7 +93,10 @@ class PeakSampler:
             tree, pending = _children(), list(self.roots)
             while pending:
                 pid = pending.pop()
-                self.peak_kb = max(self.peak_kb, _hwm_kb(pid))
+                hwm = _hwm_kb(pid)
+                self.peak_kb = max(self.peak_kb, hwm)
+                role = self._roles.setdefault(pid, _role(pid))
+                self.by_role[role] = max(self.by_role.get(role, 0), hwm)
                 pending += tree.get(pid, [])
             self._stop.wait(0.1)
 
@@ -86,15 +106,18 @@ class PeakSampler:
         return self.peak_kb
 
 
-def measure(cmd: list[str], env: dict[str, str] | None = None, check: bool = True, also: tuple[int, ...] = ()) -> tuple[float, int, str]:
+def measure(cmd: list[str], env: dict[str, str] | None = None, check: bool = True, also: tuple[int, ...] = (),
+            peaks: dict[str, int] | None = None) -> tuple[float, int, str]:
     """Wall seconds, peak MB of the largest process of the tree (and of the trees of ``also``), and stdout of one
-    fresh process."""
+    fresh process; ``peaks`` is given the peak MB of each kind of process."""
     started = time.perf_counter()
     process = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     sampler = PeakSampler(process.pid, *also)
     out, err = process.communicate()
     elapsed = time.perf_counter() - started
     peak = sampler.stop()
+    if peaks is not None:
+        peaks.update({role: kb // 1024 for role, kb in sampler.by_role.items() if kb})
     if process.returncode != 0 and check:
         sys.exit(f"{' '.join(cmd)} failed ({process.returncode}):\n{out[-3000:]}\n{err[-3000:]}")
     return elapsed, peak // 1024, out
@@ -114,6 +137,7 @@ class MlpipeRun:
     def __init__(self, checkout: Path, scratch: Path, *options: str, check: bool = True):
         self.checkout, self.scratch, self.options, self.check = checkout, scratch, options, check
         self.binary = checkout / ".venv" / "bin" / "mlpipe"
+        self.peaks: dict[str, int] = {}  # of the last run: peak MB of each kind of process
 
     def __call__(self, path: Path) -> tuple[float, int, dict]:
         home = Path(tempfile.mkdtemp(dir=self.scratch))
@@ -126,7 +150,9 @@ class MlpipeRun:
         env = {**os.environ, "MLPIPE_HOME": str(home)}
         out_dir = Path(tempfile.mkdtemp(dir=self.scratch))
         try:
-            seconds, peak, out = measure([str(self.binary), "run", str(path), "--out", str(out_dir), *self.options], env, self.check, also)
+            self.peaks = {}
+            seconds, peak, out = measure([str(self.binary), "run", str(path), "--out", str(out_dir), *self.options], env, self.check,
+                                         also, self.peaks)
         finally:
             shutil.rmtree(out_dir, ignore_errors=True)
         if not self.check and "FAILED" in out:

@@ -4,7 +4,9 @@ Each size runs `mlpipe run FILE` with the stack's defaults (a file above MaxInpu
 Processing job) and two training and two transform instances, as a fresh process with a new offline
 account; and the floor (bench/floor.py), the same five steps in one process. Reported: wall time,
 peak resident memory of the largest process of each command's tree, the ratio, the accuracy of both,
-and where each stage ran according to the run's own record. One run per size: the 10-million-row
+where each stage ran according to the run's own record, and the peak of each kind of process (the
+largest of each: moto, the mlpipe command hosting the offline SageMaker, the Processing job, the
+XGBoost containers, the Lambda environments). One run per size: the 10-million-row
 file alone takes many minutes on 2 cores.
 """
 
@@ -48,7 +50,7 @@ def main() -> int:
             rows.append({"size": size, "mb": path.stat().st_size / 2**20, "floor": floor_seconds, "floor_peak": floor_peak,
                          "floor_accuracy": floor_out.split(";")[0], "seconds": seconds, "peak": peak,
                          "accuracy": stages.get("accuracy"), "where": where(stages.get("stages", {})),
-                         "status": stages.get("status")})
+                         "status": stages.get("status"), "by_process": dict(sorted(run.peaks.items(), key=lambda kv: -kv[1]))})
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
             path.unlink()
     finally:
@@ -59,6 +61,7 @@ def main() -> int:
         print(f"{r['size']:>11,} {r['mb']:>6.0f} {r['floor']:>8.1f} {r['floor_peak']:>9} {r['seconds']:>9.1f} {r['peak']:>10} "
               f"{r['seconds'] / r['floor']:>5.2f}x  {r['floor_accuracy']} / {outcome}")
         print(f"{'':>11} {r['where']}")
+        print(f"{'':>11} peak MB by process: {', '.join(f'{role} {mb}' for role, mb in r['by_process'].items())}")
     return 0
 
 
