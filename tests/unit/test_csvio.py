@@ -89,7 +89,9 @@ def test_ids_written_as_plain_integers_are_held_as_numbers_and_give_back_their_t
     spec = parse_spec({"name": "d", "target": "y", "id_columns": ["id"], "columns": {"x": {"type": "numeric"}}})
     frame = csvio.read_frame(b"id,x,y\n 7 ,1,a\n12,2,b\n-3,3,a\n", spec)
     assert frame["id"].dtype == np.int64 and frame["id"].astype(str).tolist() == ["7", "12", "-3"]
-    for texts in (["007", "1"], ["+1", "2"], ["1_0", "2"], ["1", ""], ["a1", "2"]):  # kept as written (or missing)
+    for texts in (["007", "1"], ["+1", "2"], ["1_0", "2"], ["1", ""], ["a1", "2"], ["-0", "2"], ["1e3", "2"], ["7.0", "2"],
+                  ["١٢", "2"], ["1 2", "3"], ["0x1A", "2"], ["+", "2"], ["-", "0"], ["9999999999999999999", "2"], ["99999999999999999999", "2"]):
+        # kept as written (or missing): not plain, or past what int64 surely holds
         body = ("id,x,y\n" + "".join(f"{t},1,a\n" for t in texts)).encode()
         assert csvio.read_frame(body, spec)["id"].tolist() == [t or None for t in texts]
     # integers in one slice, texts in a later one: texts throughout, so "17" and 17 are one id, as read at once
