@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from pipeline_common import aws, config, layout, runs
+from pipeline_common import aws, config, layout, runs, s3_streams
 from pipeline_common.events import source_object
 from pipeline_common.models import DatasetSpec, PreprocessTask
 from pipeline_common.observability import logger
@@ -14,7 +14,6 @@ import processing_core
 from tabular.prepare import check_header
 
 HEAD_BYTES = 1 << 20  # enough rows to check the header and the first values before any job starts
-SINGLE_COPY_BYTES = 5 * 1024**3  # the largest object one CopyObject copies
 
 
 def settings_from_env() -> processing_core.ProcessingSettings:
@@ -34,12 +33,7 @@ def start(bucket: str, source: dict, spec: DatasetSpec, task: PreprocessTask) ->
     check_header(head, spec, complete=source["size"] is not None and source["size"] <= HEAD_BYTES)
     keys = layout.RunKeys(task.run_id)
     # A Processing input names a key prefix, never a version: the job reads a copy of exactly the uploaded bytes.
-    # One CopyObject up to S3's 5 GiB limit for it; above, the managed copy's parts (UploadPartCopy), which the
-    # offline S3 (moto) serves by reading the whole object for each part.
-    if source["size"] is not None and source["size"] <= SINGLE_COPY_BYTES:
-        s3.copy_object(CopySource=source_object(bucket, source), Bucket=bucket, Key=keys.processing_input)
-    else:
-        s3.copy(source_object(bucket, source), bucket, keys.processing_input)
+    s3_streams.copy_object(s3, source_object(bucket, source), source["size"], bucket, keys.processing_input)
     aws.put_bytes(bucket, keys.processing_task, task.model_dump_json(indent=2).encode(), "application/json")
     request = processing_core.processing_job_request(bucket, config.job_prefix(), task.run_id,
                                                      job_code.ensure_uploaded(bucket, "preprocess"), settings_from_env())

@@ -74,6 +74,7 @@ def put_spec(s3, bucket: str, upload: Upload, only_if_changed: bool) -> None:
 
 
 def upload_file(s3, bucket: str, upload: Upload) -> str:
+    # one PUT up to 5 GiB (a multipart upload above): the offline S3, moto, joins a multipart upload's parts in memory
     response = put_file(s3, bucket, upload.key, upload.source)
     version = response.get("VersionId")
     if not version:

@@ -52,3 +52,13 @@ def test_a_file_goes_up_a_part_at_a_time_and_comes_back_whole(account, tmp_path)
     assert "PartsCount" not in account.s3.head_object(Bucket=BUCKET, Key="raw/single.csv", PartNumber=1)
     s3_streams.get_file(account.s3, BUCKET, "raw/single.csv", copy)
     assert copy.read_bytes() == source.read_bytes()
+
+
+def test_a_copy_is_one_copyobject_when_its_size_allows_else_the_managed_copy(account):
+    body = b"x,y\n" + b"1,2\n" * 1000
+    version = account.s3.put_object(Bucket=BUCKET, Key="raw/source.csv", Body=body)["VersionId"]
+    account.s3.put_object(Bucket=BUCKET, Key="raw/source.csv", Body=b"overwritten since\n")
+    source = {"Bucket": BUCKET, "Key": "raw/source.csv", "VersionId": version}
+    s3_streams.copy_object(account.s3, source, len(body), BUCKET, "processed/r/one.csv")
+    s3_streams.copy_object(account.s3, source, None, BUCKET, "processed/r/managed.csv")  # size unknown: the managed copy
+    assert account.read("processed/r/one.csv") == account.read("processed/r/managed.csv") == body  # the version asked for

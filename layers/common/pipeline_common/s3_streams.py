@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import BinaryIO
 
 from pipeline_common import aws
 
 PART_BYTES = 8 * 1024 * 1024  # S3 takes multipart parts of 5 MiB and more (the last one excepted)
-# S3 takes one PUT of up to 5 GiB. A file below it goes in one: moto, the offline S3, joins a multipart upload's parts
-# in memory, twice the file's size on top of what a single PUT costs it.
-SINGLE_PUT_BYTES = 5 * 1024**3
+# The largest object one PutObject writes, or one CopyObject copies: a larger one needs a multipart upload or copy.
+SINGLE_REQUEST_BYTES = 5 * 1024**3
+
+
+def _content_type(content_type: str) -> dict:
+    """The ContentType argument of a write: none for "" (S3's default, binary/octet-stream)."""
+    return {"ContentType": content_type} if content_type else {}
 
 
 def open_object(bucket: str, key: str) -> BinaryIO:
@@ -42,20 +47,17 @@ class S3Writer:
             self._send(bytes(self._buffer[:PART_BYTES]))
             del self._buffer[:PART_BYTES]
 
-    def _type(self) -> dict:
-        return {"ContentType": self.content_type} if self.content_type else {}
-
     def _send(self, part: bytes) -> None:
         s3 = self.s3
         if self._upload_id is None:
-            self._upload_id = s3.create_multipart_upload(Bucket=self.bucket, Key=self.key, **self._type())["UploadId"]
+            self._upload_id = s3.create_multipart_upload(Bucket=self.bucket, Key=self.key, **_content_type(self.content_type))["UploadId"]
         number = len(self._parts) + 1
         etag = s3.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number, Body=part)["ETag"]
         self._parts.append({"PartNumber": number, "ETag": etag})
 
     def close(self) -> None:
         if self._upload_id is None:
-            self.response = self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=bytes(self._buffer), **self._type())
+            self.response = self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=bytes(self._buffer), **_content_type(self.content_type))
             return
         if self._buffer:
             self._send(bytes(self._buffer))
@@ -77,13 +79,14 @@ class S3Writer:
             self.abort()
 
 
-def put_file(s3, bucket: str, key: str, path: Path, content_type: str = "text/csv", single_put_bytes: int = SINGLE_PUT_BYTES) -> dict:
-    """A file on disk as one object, read as it is sent: one PUT up to ``single_put_bytes``, above it a multipart
-    upload (memory holds a part, not the file). Returns S3's answer (its VersionId). ``content_type`` "": S3's
-    default (binary/octet-stream)."""
+def put_file(s3, bucket: str, key: str, path: Path, content_type: str = "text/csv",
+             single_put_bytes: int = SINGLE_REQUEST_BYTES) -> dict:
+    """A file on disk as one object, read as it is sent: one PUT up to ``single_put_bytes`` (one request, the
+    fewest for the store to assemble), above it a multipart upload (memory holds a part, not the file). Returns S3's
+    answer (its VersionId). ``content_type`` "": S3's default (binary/octet-stream)."""
     if path.stat().st_size <= single_put_bytes:
         with open(path, "rb") as file:
-            return s3.put_object(Bucket=bucket, Key=key, Body=file, **({"ContentType": content_type} if content_type else {}))
+            return s3.put_object(Bucket=bucket, Key=key, Body=file, **_content_type(content_type))
     with S3Writer(bucket, key, content_type, s3=s3) as writer, open(path, "rb") as file:
         while part := file.read(PART_BYTES):
             writer.write(part)
@@ -91,8 +94,15 @@ def put_file(s3, bucket: str, key: str, path: Path, content_type: str = "text/cs
 
 
 def get_file(s3, bucket: str, key: str, path: Path) -> None:
-    """An object into a file on disk, a slice at a time."""
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    """An object into a file on disk, a slice at a time, in one GET."""
     with open(path, "wb") as file:
-        while data := body.read(PART_BYTES):
-            file.write(data)
+        shutil.copyfileobj(s3.get_object(Bucket=bucket, Key=key)["Body"], file, PART_BYTES)
+
+
+def copy_object(s3, source: dict, size: int | None, bucket: str, key: str) -> None:
+    """``source`` (Bucket, Key and VersionId, as CopySource takes them) copied to ``key``: one CopyObject up to
+    SINGLE_REQUEST_BYTES, the managed multipart copy (UploadPartCopy) above it or when the size is not known."""
+    if size is not None and size <= SINGLE_REQUEST_BYTES:
+        s3.copy_object(CopySource=source, Bucket=bucket, Key=key)
+    else:
+        s3.copy(source, bucket, key)

@@ -111,7 +111,7 @@ class ProcessingOps(SageMakerBase):
     def _upload(self, folder: Path, uri: str) -> None:
         bucket, _, prefix = uri[len("s3://"):].partition("/")
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            # as one PUT, read from the file: moto joins a multipart upload's parts in memory
+            # one PUT each, read from the file: moto joins a multipart upload's parts in memory (twice the file)
             put_file(self.s3, bucket, posixpath.join(prefix, path.relative_to(folder).as_posix()), path, content_type="")
 
 
