@@ -25,12 +25,13 @@ import traceback
 import uuid
 
 # Libraries the zygote imports once, each as soon as a layer on its path holds it. Not aws_xray_sdk: its recorder
-# decides at import whether it runs in Lambda (LAMBDA_TASK_ROOT), so it must be imported in the environment.
+# decides at import whether it runs in Lambda (LAMBDA_TASK_ROOT), so it must be imported in the environment; wrapt,
+# most of its import time (it imports asyncio), decides nothing.
 PRELOAD = [
     "boto3", "botocore.session", "pydantic", "yaml",
     "aws_lambda_powertools.logging", "aws_lambda_powertools.utilities.data_classes",
     "aws_lambda_powertools.utilities.idempotency", "aws_lambda_powertools.utilities.batch",
-    "aws_lambda_powertools.metrics", "numpy", "pandas",
+    "aws_lambda_powertools.metrics", "wrapt", "numpy", "pandas",
 ]
 # The AWS services the stack's functions call. The zygote reads their SDK models into boto3's default session, which
 # each environment inherits: a first client then costs milliseconds instead of a few tenths of a second of JSON and
