@@ -62,7 +62,7 @@ def _hwm_kb(pid: int) -> int:
     return 0
 
 
-ROLES = (("moto.server", "moto"), ("xgboost_container", "XGBoost container"), ("lambda_runtime", "Lambda environment"),
+ROLES = (("moto_server", "moto"), ("xgboost_container", "XGBoost container"), ("lambda_runtime", "Lambda environment"),
          ("processing_container", "Processing job"), ("mlpipe", "mlpipe command"), ("floor.py", "floor"))
 
 

@@ -161,7 +161,7 @@ class OfflineCloud(CloudAccess):
         aws_env = self.aws_environment()
         # moto's server in a process of its own: its state is per process, so each cloud gets a fresh account.
         self._moto = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
+            [sys.executable, "-m", "mlpipe.offline.moto_server", "-H", "127.0.0.1", "-p", str(moto_port)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         if self.options.functions:
