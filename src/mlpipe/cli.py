@@ -8,7 +8,7 @@ import os
 import sys
 
 from .event_cmd import add_parser as add_event_parser
-from .home import history_dir
+from .home import CLOUD_RECORD, history_dir, home
 
 PROBLEM_TYPES = ["binary", "multiclass", "regression"]
 
@@ -33,6 +33,7 @@ def _offline_arguments(parser: argparse.ArgumentParser) -> None:
     faults.add_argument("--fail", action="append", default=[], choices=["processing", "train", "transform"],
                         help="make that SageMaker job end Failed with a reason (repeatable)")
     faults.add_argument("--throttle", type=int, default=0, metavar="N", help="answer the first N SageMaker calls with ThrottlingException")
+    parser.set_defaults(offline_cloud=True)
 
 
 def _run_parser(sub) -> None:
@@ -54,6 +55,7 @@ def _run_parser(sub) -> None:
 def _where(parser: argparse.ArgumentParser, offline_flags: bool = False) -> None:
     parser.add_argument("--stack", help="act on this deployed stack instead of the offline account (MLPIPE_HOME)")
     parser.add_argument("--region", help="the stack's region")
+    parser.set_defaults(offline_cloud=True)
     if not offline_flags:  # the commands with _offline_arguments have --param already
         parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                             help="change a Parameter of the offline stack, kept for later commands (e.g. EnableEndpoint=true)")
@@ -132,12 +134,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _early_moto(args: argparse.Namespace):
+    """moto's server for a command that will start an offline cloud (no --stack, no `mlpipe cloud` running), started
+    before the command imports boto3 and the cloud's code, so the two imports overlap; the cloud adopts it."""
+    if not getattr(args, "offline_cloud", False) or getattr(args, "stack", None) or (home() / CLOUD_RECORD).exists():
+        return None
+    from .offline.moto_process import MotoProcess
+
+    return MotoProcess()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.moto = _early_moto(args)
     try:
         return args.func(args)
     except KeyboardInterrupt:
         return 130
+    finally:
+        if args.moto is not None:
+            args.moto.stop()  # the cloud stopped it already, or the command ended before starting one
 
 
 def entry() -> None:

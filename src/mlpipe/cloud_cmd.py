@@ -39,7 +39,7 @@ def offline_cloud(args: argparse.Namespace, **callbacks):
     parameters = stack_parameters(changes)
     if parameters:  # on stderr: stdout may be JSON for another program
         print("offline stack parameters: " + " ".join(f"{k}={v}" for k, v in sorted(parameters.items())), file=sys.stderr, flush=True)
-    return OfflineCloud(options=options, parameter_overrides=parameters, home=home(), **callbacks)
+    return OfflineCloud(options=options, parameter_overrides=parameters, home=home(), moto=getattr(args, "moto", None), **callbacks)
 
 
 def _check_served(served, args: argparse.Namespace, changes: dict[str, str]) -> None:

@@ -11,6 +11,8 @@ import json
 import os
 from pathlib import Path
 
+CLOUD_RECORD = "cloud.json"  # published by a running `mlpipe cloud` (offline/served.py)
+
 
 def home() -> Path:
     return Path(os.environ.get("MLPIPE_HOME", ".mlpipe"))

@@ -11,9 +11,6 @@ on-failure destination. Functions with SQS events are polled like an event sourc
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -28,6 +25,7 @@ from .account import SavedAccount
 from .containers import image_name
 from .endpoints import CREDENTIALS, CloudAccess
 from .function_urls import FunctionUrl
+from .moto_process import MotoProcess, free_port
 from .sagemaker import Faults, OfflineSageMaker
 from .template import ACCOUNT_ID, DEFAULT_TEMPLATE, FunctionSpec, SqsSource, Stack, load_stack
 from .packages import dependency_dir
@@ -54,12 +52,6 @@ def function_paths(spec: FunctionSpec) -> list[str]:
     for layer_id, source in zip(spec.layers, spec.layer_dirs):
         paths += layer_paths(layer_id, source)
     return paths
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -98,6 +90,7 @@ class OfflineCloud(CloudAccess):
         on_log: Callable[[str, str], None] | None = None,
         region: str = "us-east-1",
         home: Path | None = None,
+        moto: MotoProcess | None = None,
     ):
         self.options = options or Options()
         self.account = SavedAccount(home) if home is not None else None  # None: a fresh account that ends with the cloud
@@ -114,7 +107,7 @@ class OfflineCloud(CloudAccess):
         self.pools: dict[str, FunctionPool] = {}
         self.zygotes: Zygotes | None = None
         self.queues: dict[str, str] = {}  # queue name -> url
-        self._moto = None
+        self._moto = moto  # started by the command before its imports, or by start()
         self.sagemaker: OfflineSageMaker | None = None
         self.endpoints: dict[str, str] = {}
         self.inbox_url: str | None = None  # an SQS queue subscribed to every SNS topic of the stack
@@ -155,15 +148,10 @@ class OfflineCloud(CloudAccess):
 
     def _start(self) -> "OfflineCloud":
         # The workers need the endpoints when they start; reserving the ports first lets them
-        # import their code while this process imports moto and xgboost.
-        moto_port, sagemaker_port = _free_port(), _free_port()
-        self.endpoints = {"moto": f"http://127.0.0.1:{moto_port}", "sagemaker": f"http://127.0.0.1:{sagemaker_port}"}
+        # import their code while moto starts.
+        self._moto, sagemaker_port = self._moto or MotoProcess(), free_port()
+        self.endpoints = {"moto": self._moto.endpoint, "sagemaker": f"http://127.0.0.1:{sagemaker_port}"}
         aws_env = self.aws_environment()
-        # moto's server in a process of its own: its state is per process, so each cloud gets a fresh account.
-        self._moto = subprocess.Popen(
-            [sys.executable, "-m", "mlpipe.offline.moto_server", "-H", "127.0.0.1", "-p", str(moto_port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
         if self.options.functions:
             # Zygotes import the layers' libraries while moto starts; every execution environment forks from one.
             self.zygotes = Zygotes(layer_paths)
@@ -171,7 +159,7 @@ class OfflineCloud(CloudAccess):
                 zygote = self.zygotes.for_layers(list(zip(spec.layers, spec.layer_dirs)))
                 self.pools[lid] = FunctionPool(spec, aws_env, self.options.concurrency, zygote, function_paths(spec), on_log=self._log)
             threading.Thread(target=self._prewarm, daemon=True).start()
-        self._wait_for_moto(moto_port)
+        self._moto.wait_listening()
         faults = Faults(fail_training=self.options.fail_training, fail_transform=self.options.fail_transform,
                         fail_processing=self.options.fail_processing, throttle_remaining=self.options.throttle)
         self.sagemaker = OfflineSageMaker(self.client("s3"), self.client("events"), self.region, faults)
@@ -210,18 +198,6 @@ class OfflineCloud(CloudAccess):
             if self._stop.is_set():
                 return
             pool.prewarm()
-
-    def _wait_for_moto(self, port: int, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._moto.poll() is not None:
-                raise RuntimeError(f"moto's server exited with code {self._moto.returncode}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.02)
-        raise TimeoutError(f"moto's server did not listen on port {port} within {timeout} s")
 
     @staticmethod
     def _async_queue(spec: FunctionSpec) -> str:
@@ -317,9 +293,8 @@ class OfflineCloud(CloudAccess):
             self.zygotes.stop()
         if self.sagemaker:
             self.sagemaker.stop()
-        if self._moto and self._moto.poll() is None:
-            self._moto.kill()  # its state is in memory and goes with it; SIGTERM makes werkzeug linger half a second
-            self._moto.wait()
+        if self._moto:
+            self._moto.stop()
 
     def __enter__(self) -> "OfflineCloud":
         return self.start()

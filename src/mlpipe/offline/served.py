@@ -17,10 +17,10 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from ..home import CLOUD_RECORD as RECORD
 from .endpoints import CloudAccess
 from .template import Stack
 
-RECORD = "cloud.json"
 SHARED_SETTLE = 30.0  # seconds a command waits for a running cloud to be idle before keeping the account
 
 
