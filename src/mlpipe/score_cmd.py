@@ -40,9 +40,9 @@ def cmd_score(args: argparse.Namespace) -> int:
         out_dir = Path(args.out) if args.out else None
         if target.cloud is not None:
             target.cloud.settle(timeout=60, quiet=0.05)
-            written = target.cloud.persist()
-            if out_dir:
-                link_keys(history_dir(), [k for k in written if k.startswith(f"{layout.PREDICTIONS}{dataset}/{run_id}/")], out_dir)
+            target.cloud.persist()
+            if out_dir:  # listed, not taken from what the persist wrote: the cloud keeps objects as the run goes
+                link_keys(history_dir(), keys_under(target.s3, target.bucket, f"{layout.PREDICTIONS}{dataset}/{run_id}/"), out_dir)
         elif out_dir and outcome.succeeded:
             download(target.s3, target.bucket, keys_under(target.s3, target.bucket, f"{layout.PREDICTIONS}{dataset}/{run_id}/"), out_dir)
         where = str(out_dir) if out_dir else target.location("")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from pipeline_common import s3_streams
@@ -62,3 +64,50 @@ def test_a_copy_is_one_copyobject_when_its_size_allows_else_the_managed_copy(acc
     s3_streams.copy_object(account.s3, source, len(body), BUCKET, "processed/r/one.csv")
     s3_streams.copy_object(account.s3, source, None, BUCKET, "processed/r/managed.csv")  # size unknown: the managed copy
     assert account.read("processed/r/one.csv") == account.read("processed/r/managed.csv") == body  # the version asked for
+
+
+def test_an_interrupted_download_leaves_no_file(account, tmp_path):
+    account.s3.put_object(Bucket=BUCKET, Key="raw/whole.csv", Body=b"a,b\n" * 1000)
+    target = tmp_path / "whole.csv"
+    target.write_bytes(b"the copy kept before")
+
+    class Broken:
+        def get_object(self, **request):
+            return {"Body": _Cut(account.s3.get_object(**request)["Body"])}
+
+    with pytest.raises(OSError, match="cut"):
+        s3_streams.get_file(Broken(), BUCKET, "raw/whole.csv", target)
+    assert target.read_bytes() == b"the copy kept before"
+    assert [p.name for p in tmp_path.iterdir()] == ["whole.csv"]
+    s3_streams.get_file(account.s3, BUCKET, "raw/whole.csv", target)
+    assert target.read_bytes() == b"a,b\n" * 1000
+
+
+class _Cut:
+    """A body that gives its first bytes, then fails as a dropped connection does."""
+
+    def __init__(self, body):
+        self._body, self._calls = body, 0
+
+    def read(self, size=-1):
+        self._calls += 1
+        if self._calls > 1:
+            raise OSError("connection cut")
+        return self._body.read(10)
+
+
+def test_the_account_keeps_objects_in_the_background_and_the_last_save_writes_only_what_changed(account, tmp_path):
+    from mlpipe.offline.account import SavedAccount
+
+    saved = SavedAccount(tmp_path)
+    for i in range(20):
+        account.s3.put_object(Bucket=BUCKET, Key=f"runs/r{i}/status.json", Body=f'{{"i": {i}}}'.encode())
+    saved.keep_soon(account.s3, BUCKET)
+    files = [tmp_path / "bucket" / "runs" / f"r{i}" / "status.json" for i in range(20)]
+    deadline = time.monotonic() + 30
+    while not all(f.exists() for f in files) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert saved.save_objects(account.s3, BUCKET) == []  # all kept already, none copied twice
+    account.s3.put_object(Bucket=BUCKET, Key="runs/r3/status.json", Body=b'{"i": "changed"}')
+    assert saved.save_objects(account.s3, BUCKET) == ["runs/r3/status.json"]
+    assert files[3].read_bytes() == b'{"i": "changed"}' and files[4].read_bytes() == b'{"i": 4}'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import BinaryIO
@@ -94,9 +95,15 @@ def put_file(s3, bucket: str, key: str, path: Path, content_type: str = "text/cs
 
 
 def get_file(s3, bucket: str, key: str, path: Path) -> None:
-    """An object into a file on disk, a slice at a time, in one GET."""
-    with open(path, "wb") as file:
-        shutil.copyfileobj(s3.get_object(Bucket=bucket, Key=key)["Body"], file, PART_BYTES)
+    """An object into a file on disk, a slice at a time, in one GET. The file appears whole or not at all: the bytes
+    go to a hidden sibling first, renamed when complete (an interrupted copy leaves neither)."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with open(partial, "wb") as file:
+            shutil.copyfileobj(s3.get_object(Bucket=bucket, Key=key)["Body"], file, PART_BYTES)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def copy_object(s3, source: dict, size: int | None, bucket: str, key: str) -> None:
