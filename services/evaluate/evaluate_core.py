@@ -57,10 +57,11 @@ def _label_chunks(stream: BinaryIO, rows: int) -> Iterable[pd.DataFrame]:
 def _numbers(labels: pd.Series, problem_type: str, index: dict[str, int]) -> np.ndarray:
     if problem_type == "regression":
         return pd.to_numeric(labels).to_numpy(dtype=float)
-    unknown = sorted(set(labels) - set(index))
-    if unknown:
+    codes = pd.Categorical(labels, categories=list(index)).codes  # -1: not among the classes
+    if (codes < 0).any():
+        unknown = sorted(set(labels[codes < 0]))
         raise ValueError(f"labels {unknown[:5]} are not among the classes {list(index)}")
-    return labels.map(index).to_numpy(dtype=np.int64)
+    return codes.astype(np.int64)
 
 
 def evaluate(parts: Iterable[tuple[BinaryIO, BinaryIO]], problem_type: str, classes: list[str], threshold: float,
@@ -76,7 +77,8 @@ def evaluate(parts: Iterable[tuple[BinaryIO, BinaryIO]], problem_type: str, clas
         chunks = _label_chunks(labels_stream, chunk_rows)
         for table in chunks:
             labelled += len(table)
-            p = predictions.take(len(table))
+            lines = predictions.take_lines(len(table))
+            p = predictions.parse(lines)
             predicted += len(p)
             if len(p) < len(table):
                 labelled += sum(len(rest) for rest in chunks)
@@ -85,7 +87,7 @@ def evaluate(parts: Iterable[tuple[BinaryIO, BinaryIO]], problem_type: str, clas
             tally.add(y, p)
             if write is not None:
                 joined = table.rename(columns={"label": "actual"}).reset_index(drop=True)
-                joined = pd.concat([joined, prediction_columns(problem_type, classes, p, threshold)], axis=1)
+                joined = pd.concat([joined, prediction_columns(problem_type, classes, p, threshold, lines)], axis=1)
                 if problem_type == "regression":
                     joined["residual"] = y - p
                 buffer = io.StringIO()

@@ -122,6 +122,23 @@ def test_evaluate_joins_by_row_order_and_checks_counts():
         core.evaluate(_streams([b"0.9\n0.2\n0.1\n"], [labels]), "binary", ["0", "1"], 0.5)
 
 
+def test_joined_rows_carry_the_numbers_as_the_model_wrote_them():
+    """Python's shortest text of each number, as the container writes it, is what formatting the parsed number gives:
+    the joined file is the same whether the text is passed through or formatted again; a NaN is an empty field."""
+    rng = np.random.default_rng(7)
+    scores = rng.random(500).astype(np.float32).tolist() + [1e-05, 0.5, 1.0, 0.0, 5.960464477539063e-08]
+    y = [int(v >= 0.5) for v in scores]
+    for problem, classes in (("binary", ["0", "1"]), ("regression", [])):
+        predictions, labels = _files(y, scores)
+        written = []
+        core.evaluate(_streams([predictions], [labels]), problem, classes, 0.5, write=written.append)
+        column = [row.split(",")[-1 if problem == "binary" else 2] for row in b"".join(written).decode().splitlines()[1:]]
+        assert column == [repr(float(v)) for v in scores]
+    written = []
+    core.evaluate(_streams([b"0.25\nnan\n"], [b"row_id,label\n1,1.5\n2,2.5\n"]), "regression", [], 0.5, write=written.append)
+    assert b"".join(written).decode().splitlines()[1:] == ["1,1.5,0.25,1.25", "2,2.5,,"]
+
+
 def test_parts_are_joined_each_to_its_own_labels():
     written = []
     result = core.evaluate(_streams([b"0.9\n", b"0.2\n0.8\n"], [b"row_id,label\n1,1\n", b"row_id,label\n2,0\n3,1\n"]),

@@ -69,11 +69,18 @@ class PredictionReader:
             *complete, self._tail = (self._tail + block).split(b"\n")
             self._lines += [line.strip() for line in complete if line.strip()]
 
-    def take(self, rows: int) -> np.ndarray:
-        """The next ``rows`` predictions, or fewer at the end of the output."""
+    def take_lines(self, rows: int) -> list[bytes]:
+        """The next ``rows`` predictions as the model wrote them (one line each), or fewer at the end of the output."""
         self._fill(rows)
         taken, self._lines = self._lines[:rows], self._lines[rows:]
-        return _parse_lines(taken, self._problem_type, self._n_classes)
+        return taken
+
+    def parse(self, lines: list[bytes]) -> np.ndarray:
+        return _parse_lines(lines, self._problem_type, self._n_classes)
+
+    def take(self, rows: int) -> np.ndarray:
+        """The next ``rows`` predictions, or fewer at the end of the output."""
+        return self.parse(self.take_lines(rows))
 
     def count_rest(self) -> int:
         """How many predictions remain (read through, not kept)."""
@@ -86,13 +93,21 @@ class PredictionReader:
             self._fill(1)
 
 
-def prediction_columns(problem_type: str, classes: list[str], predictions: np.ndarray, threshold: float) -> pd.DataFrame:
+def prediction_columns(problem_type: str, classes: list[str], predictions: np.ndarray, threshold: float,
+                       lines: list[bytes] | None = None) -> pd.DataFrame:
     """``prediction`` (the class as written in the training data, or the number) and the probabilities:
-    ``probability`` of the positive class (binary) or one ``probability_<class>`` per class (multiclass)."""
+    ``probability`` of the positive class (binary) or one ``probability_<class>`` per class (multiclass).
+
+    ``lines``: the predictions as the model wrote them, one number a line (binary, regression). Those numbers are then
+    written as they came, not formatted again (the container writes Python's shortest text, which is what formatting
+    would give, at a third of the time); unless one is not finite, which a CSV writes as an empty field."""
+    numbers = predictions
+    if lines is not None and problem_type != "multiclass" and np.isfinite(predictions).all():
+        numbers = np.array([line.decode() for line in lines], dtype=object)
     if problem_type == "regression":
-        return pd.DataFrame({"prediction": predictions})
+        return pd.DataFrame({"prediction": numbers})
     if problem_type == "binary":
-        return pd.DataFrame({"prediction": np.where(predictions >= threshold, classes[1], classes[0]), "probability": predictions})
+        return pd.DataFrame({"prediction": np.where(predictions >= threshold, classes[1], classes[0]), "probability": numbers})
     columns = {"prediction": np.asarray(classes, dtype=object)[predictions.argmax(axis=1)]}
     columns.update({f"probability_{c}": predictions[:, i] for i, c in enumerate(classes)})
     return pd.DataFrame(columns)
