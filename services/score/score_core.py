@@ -62,15 +62,17 @@ class Answers:
         self._readers = (PredictionReader(stream, problem_type, n_classes) for stream in outputs)
         self._reader = next(self._readers, None)
 
-    def take(self, rows: int) -> list[np.ndarray]:
-        parts, wanted = [], rows
+    def take(self, rows: int) -> tuple[list[bytes], list[np.ndarray]]:
+        """The next ``rows`` predictions: their lines as the model wrote them, and the numbers, one array per file."""
+        lines, parts, wanted = [], [], rows
         while wanted and self._reader is not None:
-            part = self._reader.take(wanted)
-            parts.append(part)
-            wanted -= len(part)
+            taken = self._reader.take_lines(wanted)
+            lines += taken
+            parts.append(self._reader.parse(taken))
+            wanted -= len(taken)
             if wanted:
                 self._reader = next(self._readers, None)  # this file is used up: the next one continues
-        return parts
+        return lines, parts
 
     def count_rest(self) -> int:
         rest = 0
@@ -82,8 +84,8 @@ class Answers:
 
 def joined(upload: BinaryIO, outputs: Iterable[BinaryIO], manifest: ScoringManifest, threshold: float,
            rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
-    """Every input column in input order, then ``prediction`` and the probabilities, ``rows`` rows at a time;
-    ``outputs`` are the transform's answers, in the order of its input files."""
+    """Every input column in input order, then ``prediction`` and the probabilities (a binary probability as the
+    answer's text), ``rows`` rows at a time; ``outputs`` are the transform's answers, in the order of its input files."""
     answers = Answers(outputs, manifest.problem_type, len(manifest.classes))
     chunks = input_chunks(upload, rows)
     counted = predicted = 0
@@ -93,14 +95,14 @@ def joined(upload: BinaryIO, outputs: Iterable[BinaryIO], manifest: ScoringManif
             if taken:
                 raise InputRejected(f"the file already has column(s) {', '.join(taken)}, which scoring adds", columns=taken)
         counted += len(table)
-        parts = answers.take(len(table))
+        lines, parts = answers.take(len(table))
         predictions = np.concatenate(parts) if parts else np.empty(0)
         predicted += len(predictions)
         if len(predictions) < len(table):
             counted += sum(len(rest) for rest in chunks)
             break
         yield pd.concat([table.reset_index(drop=True),
-                         prediction_columns(manifest.problem_type, manifest.classes, predictions, threshold)], axis=1)
+                         prediction_columns(manifest.problem_type, manifest.classes, predictions, threshold, lines)], axis=1)
     predicted += answers.count_rest()
     if predicted != counted:
         raise ValueError(f"{predicted} predictions for {counted} rows: the transform output does not match the file")
