@@ -3,6 +3,8 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -151,3 +153,35 @@ def test_the_first_failure_of_a_job_ends_the_instances_still_working(image, tmp_
     finally:
         for process in processes:
             process.stop()
+
+
+def test_of_failures_already_in_the_job_reports_the_first_to_happen(monkeypatch):
+    """algo-2 fails first; algo-1 fails after it (a peer gone from its allreduce, say): the job's reason is algo-2's,
+    though algo-1 comes first in host order."""
+    first_failed = threading.Event()
+
+    class Host:
+        def __init__(self, reason, after=None, then=None):
+            self.reason, self.after, self.then = reason, after, then
+
+        def call(self, **request):
+            if self.after:
+                self.after.wait(5)
+                time.sleep(0.05)
+            if self.then:
+                self.then.set()
+            raise container.AlgorithmError(self.reason)
+
+        def stop(self):
+            pass
+
+    real_wait = containers.wait
+
+    def late_wait(futures, return_when):
+        time.sleep(0.5)  # both have failed by the time the job looks
+        return real_wait(futures, return_when=return_when)
+
+    monkeypatch.setattr(containers, "wait", late_wait)
+    hosts = [Host("algo-1: the peer is gone", after=first_failed), Host("algo-2: label must be in [0,1]", then=first_failed)]
+    with pytest.raises(container.AlgorithmError, match="algo-2: label"):
+        containers.call_all(hosts, [{}, {}])

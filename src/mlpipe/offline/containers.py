@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -116,15 +116,19 @@ class ContainerProcess:
 
 
 def call_all(processes: list[ContainerProcess], requests: list[dict]) -> list[dict]:
-    """Each process's request at the same time, as a job's instances run. The first failure is raised once the
-    processes still working are ended: they could wait for the failed one forever."""
+    """Each process's request at the same time, as a job's instances run. The first failure (in time: a later one may
+    be a consequence, such as a peer gone from an allreduce) is raised once the processes still working are ended:
+    they could wait for the failed one forever."""
+    ended: list[Future] = []  # in the order the requests ended
     with ThreadPoolExecutor(max_workers=len(processes)) as pool:
         futures = [pool.submit(process.call, **request) for process, request in zip(processes, requests)]
+        for future in futures:
+            future.add_done_callback(ended.append)
         done, running = wait(futures, return_when=FIRST_EXCEPTION)
         for process, future in zip(processes, futures):
             if future in running:
                 process.stop()
-    failed = [future.exception() for future in futures if future in done and future.exception() is not None]
+    failed = [future.exception() for future in ended if future in done and future.exception() is not None]
     if failed:
         raise failed[0]
     return [future.result() for future in futures]
