@@ -185,3 +185,29 @@ def test_of_failures_already_in_the_job_reports_the_first_to_happen(monkeypatch)
     hosts = [Host("algo-1: the peer is gone", after=first_failed), Host("algo-2: label must be in [0,1]", then=first_failed)]
     with pytest.raises(container.AlgorithmError, match="algo-2: label"):
         containers.call_all(hosts, [{}, {}])
+
+
+def test_a_host_s_own_failure_is_the_job_s_reason_over_its_peer_s_lost_allreduce():
+    """algo-1 reports its allreduce failed (its peer went away) before algo-2 reports why it went away: the job's
+    reason is algo-2's, which arrives within the moment the others are given."""
+    peer_gone = threading.Event()
+
+    class Host:
+        def __init__(self, reason, after=None, then=None, delay=0.0):
+            self.reason, self.after, self.then, self.delay = reason, after, then, delay
+
+        def call(self, **request):
+            if self.after:
+                self.after.wait(5)
+            time.sleep(self.delay)
+            if self.then:
+                self.then.set()
+            raise container.AlgorithmError(self.reason)
+
+        def stop(self):
+            pass
+
+    hosts = [Host("XGBoostError: rabit/include/rabit/internal/utils.h:86: Allreduce failed", then=peer_gone),
+             Host("label must be in [0,1] for logistic regression", after=peer_gone, delay=0.3)]
+    with pytest.raises(container.AlgorithmError, match="label must be in"):
+        containers.call_all(hosts, [{}, {}])

@@ -10,6 +10,7 @@ which xgboost would otherwise import at start, a second and more). Nothing is in
 from __future__ import annotations
 
 import queue
+import re
 import socket
 import subprocess
 import sys
@@ -115,22 +116,31 @@ class ContainerProcess:
         self._conn.close()
 
 
+# What xgboost's collective says on a host whose peer failed ("Allreduce failed" in 1.7's rabit, "Ring allreduce small
+# failed" in 3.0): a consequence, not the job's reason when the peer's own failure is known.
+PEER_FAILURE = re.compile(r"\b(allreduce|allgather|broadcast)\b.*\bfailed\b", re.IGNORECASE)
+PEER_GRACE_SECONDS = 2.0
+
+
 def call_all(processes: list[ContainerProcess], requests: list[dict]) -> list[dict]:
-    """Each process's request at the same time, as a job's instances run. The first failure (in time: a later one may
-    be a consequence, such as a peer gone from an allreduce) is raised once the processes still working are ended:
-    they could wait for the failed one forever."""
+    """Each process's request at the same time, as a job's instances run. When one fails, the others get a moment to
+    end (a host whose peer failed fails too, sometimes first), then those still working are ended: they could wait
+    for the failed one forever. The failure raised is the first, in time, that is a host's own rather than a peer's."""
     ended: list[Future] = []  # in the order the requests ended
     with ThreadPoolExecutor(max_workers=len(processes)) as pool:
         futures = [pool.submit(process.call, **request) for process, request in zip(processes, requests)]
         for future in futures:
             future.add_done_callback(ended.append)
         done, running = wait(futures, return_when=FIRST_EXCEPTION)
+        if running and any(future.exception() is not None for future in done):
+            done, running = wait(futures, timeout=PEER_GRACE_SECONDS)
         for process, future in zip(processes, futures):
             if future in running:
                 process.stop()
-    failed = [future.exception() for future in ended if future in done and future.exception() is not None]
+    failed = [future.exception() for future in list(ended) if future in done and future.exception() is not None]
     if failed:
-        raise failed[0]
+        own = [err for err in failed if not PEER_FAILURE.search(str(err))]
+        raise (own or failed)[0]
     return [future.result() for future in futures]
 
 

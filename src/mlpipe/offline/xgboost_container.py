@@ -82,7 +82,7 @@ def channel_matrix(channel: Path):
     files = _data_files(channel)
     if sum(p.stat().st_size for p in files) == 0:
         return None
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory(dir=channel.parent, prefix=f'.{channel.name}-links-') as folder:
         for number, path in enumerate(files):
             (Path(folder) / f"{path.name}{number}").symlink_to(path.resolve())
         with files[0].open(errors="ignore") as first:
