@@ -96,7 +96,8 @@ def test_runs_lists_a_run_another_tool_started_on_the_running_cloud(served):
     run_id = layout.run_id_for_upload("raw/by-another-tool.csv", version, None)
     follower = RunFollower(s3, cloud.bucket, run_id, lambda step: None)
     assert follower.follow(timeout=120).succeeded, follower.outcome.reason
-    listing = mlpipe(home, "runs")  # kept by the cloud as the run went, and once more when `runs` asks
+    assert not (home / "bucket" / "runs" / run_id).exists()  # not kept yet: no mlpipe command was involved
+    listing = mlpipe(home, "runs")
     assert listing.returncode == 0, listing.stderr
     assert any(line.startswith(run_id) and "succeeded" in line for line in listing.stdout.splitlines()), listing.stdout
 

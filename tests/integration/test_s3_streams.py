@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from pipeline_common import s3_streams
@@ -95,19 +93,3 @@ class _Cut:
             raise OSError("connection cut")
         return self._body.read(10)
 
-
-def test_the_account_keeps_objects_in_the_background_and_the_last_save_writes_only_what_changed(account, tmp_path):
-    from mlpipe.offline.account import SavedAccount
-
-    saved = SavedAccount(tmp_path)
-    for i in range(20):
-        account.s3.put_object(Bucket=BUCKET, Key=f"runs/r{i}/status.json", Body=f'{{"i": {i}}}'.encode())
-    saved.keep_soon(account.s3, BUCKET)
-    files = [tmp_path / "bucket" / "runs" / f"r{i}" / "status.json" for i in range(20)]
-    deadline = time.monotonic() + 30
-    while not all(f.exists() for f in files) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert saved.save_objects(account.s3, BUCKET) == []  # all kept already, none copied twice
-    account.s3.put_object(Bucket=BUCKET, Key="runs/r3/status.json", Body=b'{"i": "changed"}')
-    assert saved.save_objects(account.s3, BUCKET) == ["runs/r3/status.json"]
-    assert files[3].read_bytes() == b'{"i": "changed"}' and files[4].read_bytes() == b'{"i": 4}'

@@ -378,8 +378,6 @@ class OfflineCloud(CloudAccess):
         with self._lock:
             self.invocations.append(invocation)
         self._on_invocation(invocation)
-        if self.account is not None:
-            self.account.keep_soon(self.client("s3"), self.bucket)  # what the function wrote, kept as the chain goes on
         return result
 
     def _send_on_failure(self, spec: FunctionSpec, event: dict, result: InvocationResult | None, attempts: int,

@@ -113,7 +113,7 @@ class ServedCloud(CloudAccess):
                   file=sys.stderr, flush=True)
 
     def persist(self) -> list[str]:
-        """Ask the cloud to keep what it did in the account; the keys this save wrote (not those the cloud kept before it, as it went)."""
+        """Ask the cloud to keep what it did in the account; the keys it wrote (this command's, and any other's since)."""
         return _call(f"{self.control}/persist", method="POST")["written"]
 
     def __enter__(self) -> "ServedCloud":
