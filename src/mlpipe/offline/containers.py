@@ -132,12 +132,12 @@ def call_all(processes: list[ContainerProcess], requests: list[dict]) -> list[di
         for future in futures:
             future.add_done_callback(ended.append)
         done, running = wait(futures, return_when=FIRST_EXCEPTION)
-        if running and any(future.exception() is not None for future in done):
+        if running:  # the wait ended early: a request failed
             done, running = wait(futures, timeout=PEER_GRACE_SECONDS)
         for process, future in zip(processes, futures):
             if future in running:
                 process.stop()
-    failed = [future.exception() for future in list(ended) if future in done and future.exception() is not None]
+    failed = [future.exception() for future in ended if future in done and future.exception() is not None]
     if failed:
         own = [err for err in failed if not PEER_FAILURE.search(str(err))]
         raise (own or failed)[0]
