@@ -155,34 +155,37 @@ def test_the_first_failure_of_a_job_ends_the_instances_still_working(image, tmp_
             process.stop()
 
 
+class _FailingHost:
+    """A job's host that fails with ``reason``: after ``after`` is set and ``delay`` seconds, setting ``then`` first."""
+
+    def __init__(self, reason: str, after: threading.Event | None = None, then: threading.Event | None = None, delay: float = 0.0):
+        self.reason, self.after, self.then, self.delay = reason, after, then, delay
+
+    def call(self, **request):
+        if self.after:
+            self.after.wait(5)
+        time.sleep(self.delay)
+        if self.then:
+            self.then.set()
+        raise container.AlgorithmError(self.reason)
+
+    def stop(self):
+        pass
+
+
 def test_of_failures_already_in_the_job_reports_the_first_to_happen(monkeypatch):
     """algo-2 fails first; algo-1 fails after it (a peer gone from its allreduce, say): the job's reason is algo-2's,
     though algo-1 comes first in host order."""
     first_failed = threading.Event()
-
-    class Host:
-        def __init__(self, reason, after=None, then=None):
-            self.reason, self.after, self.then = reason, after, then
-
-        def call(self, **request):
-            if self.after:
-                self.after.wait(5)
-                time.sleep(0.05)
-            if self.then:
-                self.then.set()
-            raise container.AlgorithmError(self.reason)
-
-        def stop(self):
-            pass
-
     real_wait = containers.wait
 
-    def late_wait(futures, return_when):
+    def late_wait(futures, **how):
         time.sleep(0.5)  # both have failed by the time the job looks
-        return real_wait(futures, return_when=return_when)
+        return real_wait(futures, **how)
 
     monkeypatch.setattr(containers, "wait", late_wait)
-    hosts = [Host("algo-1: the peer is gone", after=first_failed), Host("algo-2: label must be in [0,1]", then=first_failed)]
+    hosts = [_FailingHost("algo-1: the peer is gone", after=first_failed, delay=0.05),
+             _FailingHost("algo-2: label must be in [0,1]", then=first_failed)]
     with pytest.raises(container.AlgorithmError, match="algo-2: label"):
         containers.call_all(hosts, [{}, {}])
 
@@ -191,23 +194,7 @@ def test_a_host_s_own_failure_is_the_job_s_reason_over_its_peer_s_lost_allreduce
     """algo-1 reports its allreduce failed (its peer went away) before algo-2 reports why it went away: the job's
     reason is algo-2's, which arrives within the moment the others are given."""
     peer_gone = threading.Event()
-
-    class Host:
-        def __init__(self, reason, after=None, then=None, delay=0.0):
-            self.reason, self.after, self.then, self.delay = reason, after, then, delay
-
-        def call(self, **request):
-            if self.after:
-                self.after.wait(5)
-            time.sleep(self.delay)
-            if self.then:
-                self.then.set()
-            raise container.AlgorithmError(self.reason)
-
-        def stop(self):
-            pass
-
-    hosts = [Host("XGBoostError: rabit/include/rabit/internal/utils.h:86: Allreduce failed", then=peer_gone),
-             Host("label must be in [0,1] for logistic regression", after=peer_gone, delay=0.3)]
+    hosts = [_FailingHost("XGBoostError: rabit/include/rabit/internal/utils.h:86: Allreduce failed", then=peer_gone),
+             _FailingHost("label must be in [0,1] for logistic regression", after=peer_gone, delay=0.3)]
     with pytest.raises(container.AlgorithmError, match="label must be in"):
         containers.call_all(hosts, [{}, {}])
